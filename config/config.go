@@ -1,0 +1,123 @@
+// Package config reads the gateway's configuration file (CONTRACT.md §2):
+// YAML with unknown keys refused, UNIGATE_* environment overrides, secrets
+// read from files, and one validation pass that reports every problem at once.
+package config
+
+import "time"
+
+// Config is the whole configuration file. Field comments give the zero-value
+// behaviour; Load fills the documented defaults before validating.
+type Config struct {
+	Listen         string        `yaml:"listen"`          // default "127.0.0.1:8080"
+	PublicURL      string        `yaml:"public_url"`      // required; https => Secure cookies + HSTS
+	TrustedProxies []string      `yaml:"trusted_proxies"` // CIDRs (or single IPs) whose X-Forwarded-For is believed
+	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`  // default 15s: in-flight requests finish within it on SIGTERM
+	Metrics        Metrics       `yaml:"metrics"`
+	Secrets        Secrets       `yaml:"secrets"`
+	Session        Session       `yaml:"session"`
+	Accounts       Accounts      `yaml:"accounts"`
+	Mail           Mail          `yaml:"mail"`
+	Login          Login         `yaml:"login"`
+	Consoles       []Console     `yaml:"consoles"`
+	SSO            SSO           `yaml:"sso"`
+	Log            Log           `yaml:"log"`
+}
+
+type Metrics struct {
+	Listen string `yaml:"listen"` // "" disables; serves /metrics, /healthz, /readyz
+}
+
+type Secrets struct {
+	SessionKeyFile string `yaml:"session_key_file"` // required: ≥ 32 bytes (keys generate writes 64)
+	SigningKeyFile string `yaml:"signing_key_file"` // required: PEM EC P-256 private key
+}
+
+type Session struct {
+	Store           string        `yaml:"store"` // "redis" (default) | "memory"
+	Redis           Redis         `yaml:"redis"`
+	CookieName      string        `yaml:"cookie_name"`      // default "unigate_session"; "__Host-" prefixed on https
+	IdleTimeout     time.Duration `yaml:"idle_timeout"`     // default 30m
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"` // default 12h
+	HandoffTTL      time.Duration `yaml:"handoff_ttl"`      // default 60s; more than 60s is an error
+}
+
+type Redis struct {
+	URL          string   `yaml:"url"`         // single node: redis:// or rediss://
+	Addrs        []string `yaml:"addrs"`       // Sentinel (with MasterName) or Cluster (with Cluster) seeds
+	MasterName   string   `yaml:"master_name"` // Sentinel master
+	Cluster      bool     `yaml:"cluster"`
+	Username     string   `yaml:"username"`
+	PasswordFile string   `yaml:"password_file"`
+	DB           int      `yaml:"db"`
+}
+
+type Accounts struct {
+	Driver string `yaml:"driver"` // "postgres" | "sqlite"
+	DSN    string `yaml:"dsn"`    // postgres URL, or sqlite file path
+}
+
+type Mail struct {
+	Transport string `yaml:"transport"` // "smtp" | "file" | "log" (default "log")
+	From      string `yaml:"from"`
+	SMTP      SMTP   `yaml:"smtp"`
+	Dir       string `yaml:"dir"` // for transport file
+}
+
+type SMTP struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	TLS          string `yaml:"tls"` // "starttls" (default) | "tls" | "none"
+}
+
+type Login struct {
+	MaxFailures       int           `yaml:"max_failures"`        // default 5
+	Lockout           time.Duration `yaml:"lockout"`             // default 15m
+	IPMaxFailures     int           `yaml:"ip_max_failures"`     // default 50
+	EmailCodeTTL      time.Duration `yaml:"email_code_ttl"`      // default 10m
+	PasswordMinLength int           `yaml:"password_min_length"` // default 12; at least 8
+	RequireMFA        bool          `yaml:"require_mfa"`
+	LegacyLoginCutoff string        `yaml:"legacy_login_cutoff"` // YYYY-MM-DD, 00:00 UTC
+}
+
+type Console struct {
+	ID               string        `yaml:"id"`   // [a-z0-9-]+
+	Name             string        `yaml:"name"` // shown in the chooser; default the id
+	Hosts            []string      `yaml:"hosts"`
+	PathPrefix       string        `yaml:"path_prefix"` // "/x/": mounted on the account host
+	Upstream         string        `yaml:"upstream"`    // http(s)://host[:port][/base]
+	Timeout          time.Duration `yaml:"timeout"`     // default 30s: no response headers by then => 504
+	PublicPaths      []string      `yaml:"public_paths"`
+	LegacyLogin      bool          `yaml:"legacy_login"`
+	LegacyLoginPaths []string      `yaml:"legacy_login_paths"`
+	Provisioning     Provisioning  `yaml:"provisioning"`
+}
+
+type Provisioning struct {
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"` // default 5s
+}
+
+type SSO struct {
+	Google    OIDCProvider   `yaml:"google"`
+	Microsoft OIDCProvider   `yaml:"microsoft"`
+	GitHub    GitHubProvider `yaml:"github"`
+}
+
+type OIDCProvider struct {
+	ClientID         string `yaml:"client_id"` // "" disables the provider
+	ClientSecretFile string `yaml:"client_secret_file"`
+	Issuer           string `yaml:"issuer"`
+}
+
+type GitHubProvider struct {
+	ClientID         string `yaml:"client_id"`
+	ClientSecretFile string `yaml:"client_secret_file"`
+	BaseURL          string `yaml:"base_url"`
+	APIURL           string `yaml:"api_url"`
+}
+
+type Log struct {
+	Level string `yaml:"level"` // debug | info (default) | warn | error
+}
