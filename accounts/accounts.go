@@ -19,6 +19,12 @@ var (
 	ErrConsoleAccountTaken = errors.New("accounts: console account already linked")
 	// ErrInvalidEmail: the address cannot be normalised (see NormalizeEmail).
 	ErrInvalidEmail = errors.New("accounts: invalid email")
+	// ErrPasswordTooLong: Hasher.Hash refuses passwords over MaxPasswordBytes
+	// rather than truncating them (ASVS V6.2.9, NIST SP 800-63B §3.1.1.2).
+	ErrPasswordTooLong = errors.New("accounts: password too long")
+	// ErrInvalidHash: a stored or imported password hash is not one of the
+	// accepted formats, or its parameters are out of bounds (see ValidHashFormat).
+	ErrInvalidHash = errors.New("accounts: invalid password hash")
 )
 
 // Console ids known to the account store.
@@ -39,8 +45,11 @@ type Account struct {
 	PasswordSetRequired bool
 	// MFAEnrollRequired: the next login must enroll a second factor.
 	MFAEnrollRequired bool
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// Locale is the BCP 47 tag used for mails and pages; CreateAccount
+	// stores "en" when it is empty.
+	Locale    string
+	CreatedAt time.Time // set to now (UTC) by CreateAccount when zero
+	UpdatedAt time.Time // set by the store on every write
 }
 
 // ConsoleAccount is an account in one console held by a unified account.
@@ -53,7 +62,8 @@ type ConsoleAccount struct {
 	LinkedAt  time.Time // zero when unknown
 }
 
-// Store is the account store. Implementations: OpenPostgres, OpenSQLite.
+// Store is the account store. Implementations: OpenPostgres, OpenSQLite (or
+// Open with a driver name). Both pass the same conformance suite.
 type Store interface {
 	// CreateAccount inserts a and its console accounts in one transaction.
 	// a.ID is generated when empty; a.Email must already be normalised.

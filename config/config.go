@@ -3,7 +3,12 @@
 // read from files, and one validation pass that reports every problem at once.
 package config
 
-import "time"
+import (
+	"crypto/ecdsa"
+	"net/netip"
+	"net/url"
+	"time"
+)
 
 // Config is the whole configuration file. Field comments give the zero-value
 // behaviour; Load fills the documented defaults before validating.
@@ -21,17 +26,36 @@ type Config struct {
 	Consoles       []Console     `yaml:"consoles"`
 	SSO            SSO           `yaml:"sso"`
 	Log            Log           `yaml:"log"`
+
+	// typed holds the forms Validate parses the raw strings into; the
+	// accessors (Public, TrustedPrefixes, …) read them. Unexported, so neither
+	// YAML nor the environment can reach it.
+	typed typed
 }
 
+// typed is what Validate computes once so that no caller parses a URL, a
+// CIDR or a key file again (Caddy's provision step).
+type typed struct {
+	public     *url.URL
+	prefixes   []netip.Prefix
+	cutoff     time.Time
+	sessionKey []byte
+	signingKey *ecdsa.PrivateKey
+}
+
+// Metrics is the operations listener (CONTRACT §7).
 type Metrics struct {
 	Listen string `yaml:"listen"` // "" disables; serves /metrics, /healthz, /readyz
 }
 
+// Secrets names the key files written by "unigate keys generate". Keys are
+// never inline so that config.yaml can be committed and shown.
 type Secrets struct {
 	SessionKeyFile string `yaml:"session_key_file"` // required: ≥ 32 bytes (keys generate writes 64)
 	SigningKeyFile string `yaml:"signing_key_file"` // required: PEM EC P-256 private key
 }
 
+// Session configures the session store and the session cookie (ASVS V7).
 type Session struct {
 	Store           string        `yaml:"store"` // "redis" (default) | "memory"
 	Redis           Redis         `yaml:"redis"`
@@ -41,6 +65,8 @@ type Session struct {
 	HandoffTTL      time.Duration `yaml:"handoff_ttl"`      // default 60s; more than 60s is an error
 }
 
+// Redis is reached through go-redis's UniversalClient: exactly one of URL
+// (single node) or Addrs with MasterName (Sentinel) or Cluster.
 type Redis struct {
 	URL          string   `yaml:"url"`         // single node: redis:// or rediss://
 	Addrs        []string `yaml:"addrs"`       // Sentinel (with MasterName) or Cluster (with Cluster) seeds
@@ -51,11 +77,13 @@ type Redis struct {
 	DB           int      `yaml:"db"`
 }
 
+// Accounts selects the account store driver.
 type Accounts struct {
 	Driver string `yaml:"driver"` // "postgres" | "sqlite"
 	DSN    string `yaml:"dsn"`    // postgres URL, or sqlite file path
 }
 
+// Mail configures how mails (codes, invitations, notifications) leave.
 type Mail struct {
 	Transport string `yaml:"transport"` // "smtp" | "file" | "log" (default "log")
 	From      string `yaml:"from"`
@@ -63,6 +91,7 @@ type Mail struct {
 	Dir       string `yaml:"dir"` // for transport file
 }
 
+// SMTP is the relay used when Mail.Transport is "smtp".
 type SMTP struct {
 	Host         string `yaml:"host"`
 	Port         int    `yaml:"port"`
@@ -71,6 +100,8 @@ type SMTP struct {
 	TLS          string `yaml:"tls"` // "starttls" (default) | "tls" | "none"
 }
 
+// Login holds the brute-force limits and password policy (ASVS V6.3,
+// NIST SP 800-63B §3.1.1.2).
 type Login struct {
 	MaxFailures       int           `yaml:"max_failures"`        // default 5
 	Lockout           time.Duration `yaml:"lockout"`             // default 15m
@@ -81,6 +112,7 @@ type Login struct {
 	LegacyLoginCutoff string        `yaml:"legacy_login_cutoff"` // YYYY-MM-DD, 00:00 UTC
 }
 
+// Console is one console behind the gateway (CONTRACT §3, §4, §6).
 type Console struct {
 	ID               string        `yaml:"id"`   // [a-z0-9-]+
 	Name             string        `yaml:"name"` // shown in the chooser; default the id
@@ -94,23 +126,29 @@ type Console struct {
 	Provisioning     Provisioning  `yaml:"provisioning"`
 }
 
+// Provisioning is the console's endpoint that creates its account for a
+// unified account that has none; "" means no endpoint.
 type Provisioning struct {
 	URL     string        `yaml:"url"`
 	Timeout time.Duration `yaml:"timeout"` // default 5s
 }
 
+// SSO lists the optional sign-in providers; a provider without a client_id is off.
 type SSO struct {
 	Google    OIDCProvider   `yaml:"google"`
 	Microsoft OIDCProvider   `yaml:"microsoft"`
 	GitHub    GitHubProvider `yaml:"github"`
 }
 
+// OIDCProvider is an OpenID Connect provider (Google, Microsoft).
 type OIDCProvider struct {
 	ClientID         string `yaml:"client_id"` // "" disables the provider
 	ClientSecretFile string `yaml:"client_secret_file"`
 	Issuer           string `yaml:"issuer"`
 }
 
+// GitHubProvider is GitHub's OAuth2 (not OIDC): base_url serves the
+// authorization endpoints, api_url the verified-email API.
 type GitHubProvider struct {
 	ClientID         string `yaml:"client_id"`
 	ClientSecretFile string `yaml:"client_secret_file"`
@@ -118,6 +156,7 @@ type GitHubProvider struct {
 	APIURL           string `yaml:"api_url"`
 }
 
+// Log sets the slog level of the JSON log on stderr.
 type Log struct {
 	Level string `yaml:"level"` // debug | info (default) | warn | error
 }

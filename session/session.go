@@ -58,11 +58,11 @@ type Session struct {
 	// LoginHost is the host the login was started on (account host or a legacy console host).
 	LoginHost string `json:"login_host,omitempty"`
 
-	ActiveConsole    string `json:"active_console,omitempty"`
-	ConsoleAccountID string `json:"console_account_id,omitempty"`
-	OrganizationID   string `json:"organization_id,omitempty"`
-	OrganizationRole string `json:"organization_role,omitempty"`
-	Prelinked        bool   `json:"prelinked,omitempty"`
+	// ActiveConsole is the console last entered (shown by /session and /consoles).
+	ActiveConsole string `json:"active_console,omitempty"`
+	// Consoles holds what was chosen when entering each console: a request on
+	// a console's host is sent with that console's selection.
+	Consoles map[string]ConsoleSelection `json:"consoles,omitempty"`
 
 	CreatedAt  time.Time `json:"created_at"`
 	LastSeenAt time.Time `json:"last_seen_at"`
@@ -121,9 +121,20 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Handoff is what a handoff code stands for.
+// ConsoleSelection is the console account (and organization) a session uses in one console.
+type ConsoleSelection struct {
+	AccountID        string `json:"account_id"` // the console's own id (X-Auth-Console-Account-Id)
+	OrganizationID   string `json:"organization_id,omitempty"`
+	OrganizationRole string `json:"organization_role,omitempty"`
+	Prelinked        bool   `json:"prelinked,omitempty"`
+}
+
+// Handoff is what a handoff code stands for. It carries the session token
+// itself (DESIGN.md: "handoff:{code} → session id + target") because the
+// console host's cookie must hold the same token; the record lives at most
+// 60 s and is deleted on first use.
 type Handoff struct {
-	Handle string `json:"handle"`
+	Token string `json:"token"`
 	// Host is the console host the code may be redeemed on (bound to its host).
 	Host string `json:"host"`
 	// Path is the local path (with query) to land on after the exchange.

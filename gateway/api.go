@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"net/http"
+	"sort"
+	"time"
+
+	"unigate/session"
+)
+
+func (s *Server) apiLoginState(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.loginState(r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) apiIdentify(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Email    string `json:"email"`
+		ReturnTo string `json:"return_to"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	methods, err := s.startLogin(w, r, req.Email, req.ReturnTo)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"methods": methods})
+	return nil
+}
+
+func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.loginPassword(w, r, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) apiSetPassword(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.loginSetPassword(w, r, req.Password)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// sessionView is GET /session.
+type sessionView struct {
+	User          userView     `json:"user"`
+	MFA           string       `json:"mfa"`
+	Consoles      []consoleRef `json:"consoles"`
+	ActiveConsole string       `json:"active_console"`
+	ExpiresAt     time.Time    `json:"expires_at"`
+}
+
+type userView struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+func (s *Server) apiSession(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	sess := cur.sess
+	// The session ends at whichever comes first: idle or absolute timeout.
+	expires := s.now().Add(s.cfg.Session.IdleTimeout)
+	if sess.ExpiresAt.Before(expires) {
+		expires = sess.ExpiresAt
+	}
+	writeJSON(w, http.StatusOK, sessionView{
+		User:          userView{ID: sess.AccountID, Email: sess.Email},
+		MFA:           sess.MFA,
+		Consoles:      s.consoleRefs(),
+		ActiveConsole: sess.ActiveConsole,
+		ExpiresAt:     expires.UTC(),
+	})
+	return nil
+}
+
+func (s *Server) apiConsoles(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.listConsoles(r, cur)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) apiEnter(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	var req enterRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	c := s.consoles[r.PathValue("id")]
+	if c == nil {
+		return errorf(http.StatusNotFound, "unknown_console", "No such console.")
+	}
+	path := "/"
+	if rt, ok := s.parseReturnTo(req.ReturnTo); ok {
+		if rc, p := s.consoleOf(rt); rc == c {
+			path = p
+		} else if rt.Host == "" && rc == nil {
+			path = rt.Path // a relative return_to is a path in the console
+		}
+	}
+	next, err := s.enterConsole(r, cur, c, req, path)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"redirect": next})
+	return nil
+}
+
+func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		return err
+	}
+	if err := s.endSession(w, r, cur); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// sessionListItem is one entry of GET /me/sessions (ASVS V7.5.2).
+type sessionListItem struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	Current    bool      `json:"current"`
+}
+
+func (s *Server) apiListSessions(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("list").Inc()
+		return storeDown(err)
+	}
+	items := make([]sessionListItem, 0, len(list))
+	for _, o := range list {
+		if !o.Complete() {
+			continue
+		}
+		items = append(items, sessionListItem{ID: o.Handle, CreatedAt: o.CreatedAt.UTC(), LastSeenAt: o.LastSeenAt.UTC(),
+			IP: o.IP, UserAgent: o.UserAgent, Current: o.Handle == cur.sess.Handle})
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].CreatedAt.Before(items[j].CreatedAt) })
+	writeJSON(w, http.StatusOK, items)
+	return nil
+}
+
+func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("list").Inc()
+		return storeDown(err)
+	}
+	// Only the account's own sessions can be named: an id of someone else's is "not found".
+	var target *session.Session
+	for _, o := range list {
+		if o.Handle == id {
+			target = o
+		}
+	}
+	if target == nil {
+		return errorf(http.StatusNotFound, "not_found", "No such session.")
+	}
+	if err := s.sessions.Delete(r.Context(), target.Handle); err != nil {
+		s.metrics.storeErrors.WithLabelValues("delete").Inc()
+		return storeDown(err)
+	}
+	s.metrics.sessionsRevoked.Inc()
+	s.audit(r, "session.revoke", cur.sess.AccountID, map[string]string{"session_id": target.Handle[:12]})
+	if target.Handle == cur.sess.Handle {
+		s.clearSessionCookie(w, r)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

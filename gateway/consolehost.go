@@ -1,0 +1,290 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"unigate/session"
+	"unigate/upstreams"
+)
+
+// serveConsole guards one console request, on the console's host or under
+// its path_prefix on the account host (CONTRACT §3, §4, §6):
+// canonical path first, then public paths untouched, then a complete session.
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string) {
+	local := canonical // the path as the console sees it
+	if c.prefix != "" && hostOnly(r.Host) == s.accountHost {
+		local = strings.TrimPrefix(canonical, strings.TrimSuffix(c.prefix, "/"))
+		if local == "" {
+			local = "/"
+		}
+	}
+	if c.public.Match(local) {
+		s.forward(w, r, c, canonical, nil)
+		return
+	}
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	if cur == nil || !cur.sess.Complete() {
+		s.unauthenticated(w, r, c, canonical)
+		return
+	}
+	sel, ok := cur.sess.Consoles[c.id]
+	if !ok {
+		// A session that has not entered this console yet (a prefix mount
+		// shares the account host's cookie): pick its only account now.
+		picked, err := s.selectConsoleAccount(r, cur, c, "")
+		if err != nil {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Code == "account_required" && wantsHTML(r) {
+				http.Redirect(w, r, s.chooserURL(c.id, s.originalURL(r, canonical)), http.StatusFound)
+				return
+			}
+			s.consoleError(w, r, err)
+			return
+		}
+		if cur.sess.Consoles == nil {
+			cur.sess.Consoles = map[string]session.ConsoleSelection{}
+		}
+		cur.sess.Consoles[c.id] = picked
+		if err := s.saveSession(r.Context(), cur.sess); err != nil {
+			s.consoleError(w, r, err)
+			return
+		}
+		sel = picked
+	}
+	s.forward(w, r, c, canonical, s.identity(cur.sess, c.id, sel))
+}
+
+// identity is what the console is told about the session (CONTRACT §6).
+func (s *Server) identity(sess *session.Session, console string, sel session.ConsoleSelection) *upstreams.Identity {
+	return &upstreams.Identity{
+		UserID:           sess.AccountID,
+		Email:            sess.Email,
+		Console:          console,
+		ConsoleAccountID: sel.AccountID,
+		OrganizationID:   sel.OrganizationID,
+		OrganizationRole: sel.OrganizationRole,
+		MFA:              sess.MFA,
+		Prelinked:        sel.Prelinked,
+		SessionID:        sess.Handle,
+		AMR:              amr(sess.Factors),
+	}
+}
+
+// amr maps the factors proven to RFC 8176 authentication method references.
+func amr(factors []string) []string {
+	out := make([]string, 0, len(factors)+1)
+	add := func(v string) {
+		for _, x := range out {
+			if x == v {
+				return
+			}
+		}
+		out = append(out, v)
+	}
+	for _, f := range factors {
+		switch {
+		case f == "password":
+			add("pwd")
+		case f == "totp":
+			add("otp")
+		case f == "email_code":
+			add("otp")
+		case f == "passkey":
+			add("hwk")
+		case strings.HasPrefix(f, "sso:"):
+			add("fed")
+		}
+	}
+	if len(out) > 1 {
+		add("mfa")
+	}
+	return out
+}
+
+// forward sends the request upstream and records the proxy metrics.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string, id *upstreams.Identity) {
+	assertion := ""
+	if id != nil {
+		var err error
+		assertion, err = s.signer.Assertion(id)
+		if err != nil {
+			s.consoleError(w, r, internal(err))
+			return
+		}
+	}
+	start := s.now()
+	rec, ok := w.(*statusRecorder)
+	if !ok {
+		rec = &statusRecorder{ResponseWriter: w}
+	}
+	c.proxy.Forward(rec, r, canonical, id, assertion)
+	s.metrics.observeProxy(c.id, rec.code(), s.now().Sub(start).Seconds())
+}
+
+// unauthenticated answers a console request without a complete session
+// (CONTRACT §4): a browser navigation goes to the login page with the
+// original URL as return_to; anything else gets 401 JSON.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string) {
+	s.metrics.unauthenticated.WithLabelValues(c.id).Inc()
+	login := s.loginURL(s.originalURL(r, canonical))
+	if wantsHTML(r) {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, login, http.StatusFound)
+		return
+	}
+	s.securityHeaders(w.Header())
+	s.writeAPIError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated",
+		Message: "Sign in first.", Extra: map[string]any{"login_url": s.loginURL("")}})
+}
+
+// originalURL is the absolute URL of the request on its host, with the
+// scheme and port of public_url.
+func (s *Server) originalURL(r *http.Request, canonical string) string {
+	u := s.siteURL(hostOnly(r.Host)) + canonical
+	if r.URL.RawQuery != "" {
+		u += "?" + r.URL.RawQuery
+	}
+	return u
+}
+
+// consoleError renders a gateway-made error on a console request: a page for
+// a browser, JSON otherwise. Our security headers apply: it is our answer.
+func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error) {
+	s.securityHeaders(w.Header())
+	if wantsHTML(r) {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	s.writeAPIError(w, r, err)
+}
+
+// upstreamErrorPage renders 502/504 for the proxy.
+func (s *Server) upstreamErrorPage(w http.ResponseWriter, r *http.Request, status int) {
+	ae := &apiError{Status: status, Code: "bad_gateway", Message: "The console is not answering. Please retry in a moment."}
+	if status == http.StatusGatewayTimeout {
+		ae.Code, ae.Message = "gateway_timeout", "The console took too long to answer. Please retry in a moment."
+	}
+	s.consoleError(w, r, ae)
+}
+
+// handoff is GET /.auth/handoff?code=… on a console host: it exchanges a
+// single-use code minted by /consoles/{id}/enter for this host's cookie
+// (DESIGN.md "handoff"; SECURITY family 4: single use, ≤60 s, bound to its host).
+func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer") // the code never leaves in a Referer
+	w.Header().Set("Cache-Control", "no-store")
+	code := r.URL.Query().Get("code")
+	if code == "" || len(code) > 128 {
+		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link is not valid. Open the console again from your account."))
+		return
+	}
+	h, err := s.sessions.TakeHandoff(r.Context(), code)
+	if errors.Is(err, session.ErrNotFound) {
+		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link has expired or was already used. Open the console again from your account."))
+		return
+	}
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("handoff").Inc()
+		s.consoleError(w, r, storeDown(err))
+		return
+	}
+	host := hostOnly(r.Host)
+	if h.Host != host {
+		s.log(r).Warn("handoff code presented on the wrong host", "host", host)
+		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link is not valid here."))
+		return
+	}
+	sess, err := s.sessions.Get(r.Context(), session.HandleOf(h.Token), s.cfg.Session.IdleTimeout)
+	if err != nil && !errors.Is(err, session.ErrNotFound) {
+		s.metrics.storeErrors.WithLabelValues("get").Inc()
+		s.consoleError(w, r, storeDown(err))
+		return
+	}
+	if err != nil || !sess.Complete() {
+		http.Redirect(w, r, s.loginURL(s.siteURL(host)+h.Path), http.StatusFound)
+		return
+	}
+	if err := s.setSessionCookie(w, r, h.Token); err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	path := h.Path
+	if !safeLocalPath(path) {
+		path = "/"
+	}
+	http.Redirect(w, r, path, http.StatusFound)
+}
+
+// switchConsole is GET /.auth/switch/{console} on any host: enter the other
+// console with the same session. A session that must choose among several
+// accounts goes to the chooser; no session goes to the login page.
+func (s *Server) switchConsole(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	c := s.consoles[r.PathValue("console")]
+	if c == nil {
+		s.consoleError(w, r, errorf(http.StatusNotFound, "unknown_console", "No such console."))
+		return
+	}
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	target := s.consoleHome(c)
+	if cur == nil || !cur.sess.Complete() {
+		http.Redirect(w, r, s.loginURL(target), http.StatusFound)
+		return
+	}
+	req := enterRequest{}
+	if sel, ok := cur.sess.Consoles[c.id]; ok {
+		req.AccountID = sel.AccountID
+	}
+	next, err := s.enterConsole(r, cur, c, req, "/")
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == "account_required" {
+			http.Redirect(w, r, s.chooserURL(c.id, ""), http.StatusFound)
+			return
+		}
+		s.consoleError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusFound)
+}
+
+// consoleHome is the absolute URL of a console's front page.
+func (s *Server) consoleHome(c *consoleSite) string {
+	if len(c.hosts) > 0 {
+		return s.siteURL(c.hosts[0]) + "/"
+	}
+	return s.public.Scheme + "://" + s.public.Host + c.prefix
+}
+
+// consoleLogout is POST /.auth/logout on a console host: the one session
+// ends, on every host at once.
+func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {
+	cur, err := s.loadSession(r)
+	if err == nil {
+		err = s.endSession(w, r, cur)
+	}
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	if acceptsHTML(r) {
+		http.Redirect(w, r, s.loginURL(""), http.StatusSeeOther)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// acceptsHTML: Accept names text/html, whatever the method (form posts).
+func acceptsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}

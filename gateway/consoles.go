@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"unigate/accounts"
+	"unigate/session"
+)
+
+// enterRequest is the body of POST /consoles/{id}/enter.
+type enterRequest struct {
+	AccountID      string `json:"account_id"`
+	OrganizationID string `json:"organization_id"`
+	ReturnTo       string `json:"return_to"`
+}
+
+// accountRef is one console account offered to the user.
+type accountRef struct {
+	ID        string `json:"id"`
+	Prelinked bool   `json:"prelinked,omitempty"`
+}
+
+// enterConsole selects the console account (and organization) the session
+// uses in console c and returns where the browser goes next: through
+// /.auth/handoff on the console's own host, or straight to a path_prefix mount.
+// path is the local path to land on ("" => "/").
+func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req enterRequest, path string) (string, error) {
+	sel, err := s.selectConsoleAccount(r, cur, c, req.AccountID)
+	if err != nil {
+		return "", err
+	}
+	if req.OrganizationID != "" {
+		// Organizations arrive with the settings work; none exists yet to be chosen.
+		return "", errorf(http.StatusBadRequest, "unknown_organization", "No such organization.")
+	}
+	sess := cur.sess
+	if sess.Consoles == nil {
+		sess.Consoles = map[string]session.ConsoleSelection{}
+	}
+	sess.Consoles[c.id] = sel
+	sess.ActiveConsole = c.id
+	if err := s.saveSession(r.Context(), sess); err != nil {
+		return "", err
+	}
+	return s.consoleEntryURL(r, cur, c, path)
+}
+
+// selectConsoleAccount picks the account the session will use in console c:
+// the one named, the only one, or a new one when the account has none there
+// (every unified account can reach both consoles, CONTRACT §8). Several and
+// none named: 409 account_required with the choice.
+func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleSite, wanted string) (session.ConsoleSelection, error) {
+	all, err := s.accounts.ConsoleAccounts(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return session.ConsoleSelection{}, internal(err)
+	}
+	var mine []accounts.ConsoleAccount
+	for _, ca := range all {
+		if ca.Console == c.id {
+			mine = append(mine, ca)
+		}
+	}
+	if wanted != "" {
+		for _, ca := range mine {
+			if ca.ExternalID == wanted {
+				return session.ConsoleSelection{AccountID: ca.ExternalID, Prelinked: ca.Prelinked}, nil
+			}
+		}
+		return session.ConsoleSelection{}, errorf(http.StatusNotFound, "unknown_account", "You hold no such account in this console.")
+	}
+	switch len(mine) {
+	case 0:
+		ca := accounts.ConsoleAccount{AccountID: cur.sess.AccountID, Console: c.id, ExternalID: uuid.NewString(), LinkedAt: s.now()}
+		if err := s.accounts.AddConsoleAccount(r.Context(), ca); err != nil {
+			return session.ConsoleSelection{}, internal(err)
+		}
+		s.audit(r, "console_account.created", cur.sess.AccountID, map[string]string{"console": c.id})
+		return session.ConsoleSelection{AccountID: ca.ExternalID}, nil
+	case 1:
+		return session.ConsoleSelection{AccountID: mine[0].ExternalID, Prelinked: mine[0].Prelinked}, nil
+	}
+	refs := make([]accountRef, 0, len(mine))
+	for _, ca := range mine {
+		refs = append(refs, accountRef{ID: ca.ExternalID, Prelinked: ca.Prelinked})
+	}
+	return session.ConsoleSelection{}, &apiError{Status: http.StatusConflict, Code: "account_required",
+		Message: "You hold several accounts in this console: choose one.", Extra: map[string]any{"accounts": refs}}
+}
+
+// consoleEntryURL is the URL that lands the browser on console c at path
+// with a cookie valid there.
+func (s *Server) consoleEntryURL(r *http.Request, cur *current, c *consoleSite, path string) (string, error) {
+	if path == "" || !safeLocalPath(path) {
+		path = "/"
+	}
+	if len(c.hosts) == 0 {
+		// Mounted on the account host: the account host's cookie already covers it.
+		return s.public.Scheme + "://" + s.public.Host + strings.TrimSuffix(c.prefix, "/") + path, nil
+	}
+	host := c.hosts[0]
+	code, err := s.sessions.CreateHandoff(r.Context(), session.Handoff{Token: cur.token, Host: host, Path: path}, s.cfg.Session.HandoffTTL)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("handoff").Inc()
+		return "", storeDown(err)
+	}
+	return s.siteURL(host) + "/.auth/handoff?code=" + url.QueryEscape(code), nil
+}
+
+// consoleOf says which console a validated return target belongs to, and the
+// path to land on there; nil when it is a page of the account portal itself.
+func (s *Server) consoleOf(rt returnTarget) (*consoleSite, string) {
+	if rt.Host != "" && rt.Host != s.accountHost {
+		return s.consoleHosts[rt.Host], rt.Path
+	}
+	for _, m := range s.mounts {
+		trimmed := strings.TrimSuffix(m.prefix, "/")
+		if rt.Path == trimmed || strings.HasPrefix(rt.Path, m.prefix) {
+			return m, strings.TrimPrefix(rt.Path, trimmed)
+		}
+	}
+	return nil, ""
+}
+
+// redirectAfterLogin turns a return_to into the URL to follow once the login
+// is done. A console target goes through the console's entry (handoff), or
+// through the chooser when the account must pick one of several accounts.
+func (s *Server) redirectAfterLogin(r *http.Request, cur *current, rt returnTarget) string {
+	c, path := s.consoleOf(rt)
+	if c == nil {
+		return rt.URL
+	}
+	next, err := s.enterConsole(r, cur, c, enterRequest{}, path)
+	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Code == "account_required" {
+			return s.chooserURL(c.id, rt.URL)
+		}
+		s.log(r).Warn("console entry after login failed", "console", c.id, "err", err)
+		return s.public.Scheme + "://" + s.public.Host + "/consoles"
+	}
+	return next
+}
+
+// chooserURL is the console chooser page, asking for an account in console id.
+func (s *Server) chooserURL(id, returnTo string) string {
+	q := url.Values{"console": {id}}
+	if returnTo != "" {
+		q.Set("return_to", returnTo)
+	}
+	return s.public.Scheme + "://" + s.public.Host + "/consoles?" + q.Encode()
+}
+
+// loginURL is where an unauthenticated visitor of target is sent.
+func (s *Server) loginURL(target string) string {
+	u := s.public.Scheme + "://" + s.public.Host + "/login"
+	if target != "" {
+		u += "?return_to=" + url.QueryEscape(target)
+	}
+	return u
+}
+
+// consolesView is GET /consoles.
+type consolesView struct {
+	Consoles []consoleView `json:"consoles"`
+	Active   string        `json:"active"`
+}
+
+type consoleView struct {
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Accounts []accountRef `json:"accounts"`
+}
+
+func (s *Server) listConsoles(r *http.Request, cur *current) (*consolesView, error) {
+	all, err := s.accounts.ConsoleAccounts(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	v := &consolesView{Active: cur.sess.ActiveConsole, Consoles: make([]consoleView, 0, len(s.consoleList))}
+	for _, c := range s.consoleList {
+		cv := consoleView{ID: c.id, Name: c.name, Accounts: []accountRef{}}
+		for _, ca := range all {
+			if ca.Console == c.id {
+				cv.Accounts = append(cv.Accounts, accountRef{ID: ca.ExternalID, Prelinked: ca.Prelinked})
+			}
+		}
+		v.Consoles = append(v.Consoles, cv)
+	}
+	return v, nil
+}

@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"unigate/accounts"
+	"unigate/session"
+)
+
+// preLoginLifetime bounds a login in progress: identify, then the factors,
+// must be done within it (the email code TTL fits inside).
+const preLoginLifetime = 20 * time.Minute
+
+// recentProof is how long a login or re-authentication counts as a fresh
+// proof for sensitive settings (CONTRACT §5, ASVS V7.5.1).
+const recentProof = 5 * time.Minute
+
+// stepResult is the answer of every factor: {"next": STEP, …} (CONTRACT §5).
+type stepResult struct {
+	Next       string       `json:"next"`
+	Methods    []string     `json:"methods,omitempty"`
+	MFAMethods []string     `json:"mfa_methods,omitempty"`
+	Consoles   []consoleRef `json:"consoles,omitempty"`
+	Redirect   string       `json:"redirect,omitempty"`
+}
+
+type consoleRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+var (
+	errInvalidEmail       = errorf(http.StatusBadRequest, "invalid_email", "Enter a valid email address.")
+	errNoLogin            = errorf(http.StatusBadRequest, "no_login", "No sign-in is in progress. Start by entering your email.")
+	errWrongStep          = errorf(http.StatusConflict, "wrong_step", "This step is not the one the sign-in is waiting for.")
+	errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials", "The email or password is incorrect.")
+	errWeakPassword       = errorf(http.StatusBadRequest, "weak_password", "Choose a longer password.")
+)
+
+// startLogin is POST /login/identify: it opens a login (a pre-auth session)
+// for an email and says which first factors it offers. An unknown email gets
+// exactly the answer of a plain password account (ASVS V6.3.8).
+func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, rawReturnTo string) ([]string, error) {
+	email, err := accounts.NormalizeEmail(rawEmail)
+	if err != nil {
+		return nil, errInvalidEmail
+	}
+	// A new login replaces whatever this browser had on this host: the old
+	// session (complete or not) is ended, never reused (anti-fixation, V7.2.4).
+	old, err := s.loadSession(r)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if err := s.sessions.Delete(r.Context(), old.sess.Handle); err != nil {
+			s.metrics.storeErrors.WithLabelValues("delete").Inc()
+			return nil, storeDown(err)
+		}
+	}
+	acct, err := s.accounts.AccountByEmail(r.Context(), email)
+	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+		return nil, internal(err)
+	}
+	methods := s.firstFactors(acct)
+	now := s.now()
+	sess := &session.Session{
+		Email:      email,
+		Next:       session.StepFirstFactor,
+		LoginHost:  hostOnly(r.Host),
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(preLoginLifetime),
+		IP:         s.clientIP(r).String(),
+		UserAgent:  truncate(r.UserAgent(), 256),
+	}
+	if rt, ok := s.parseReturnTo(rawReturnTo); ok {
+		sess.ReturnTo = rt.URL
+	}
+	token, err := s.sessions.Create(r.Context(), sess, s.cfg.Session.IdleTimeout)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("create").Inc()
+		return nil, storeDown(err)
+	}
+	if err := s.setSessionCookie(w, r, token); err != nil {
+		return nil, err
+	}
+	return methods, nil
+}
+
+// firstFactors lists the first factors an account offers; nil (unknown) looks like a password account.
+func (s *Server) firstFactors(acct *accounts.Account) []string {
+	return []string{"password"}
+}
+
+// loginInProgress returns the pre-auth session waiting for step.
+func (s *Server) loginInProgress(r *http.Request, step string) (*current, error) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.sess.Complete() || cur.sess.Email == "" {
+		return nil, errNoLogin
+	}
+	if cur.sess.Next != step {
+		return nil, errWrongStep
+	}
+	return cur, nil
+}
+
+// loginPassword is POST /login/password.
+func (s *Server) loginPassword(w http.ResponseWriter, r *http.Request, password string) (*stepResult, error) {
+	cur, err := s.loginInProgress(r, session.StepFirstFactor)
+	if err != nil {
+		return nil, err
+	}
+	att, err := (&limiter{s}).begin(r, cur.sess.Email, "password")
+	if err != nil {
+		return nil, err
+	}
+	acct, err := s.accounts.AccountByEmail(r.Context(), cur.sess.Email)
+	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+		return nil, internal(err)
+	}
+	ok, rehash := false, false
+	if acct != nil && acct.PasswordHash != "" {
+		ok, rehash, err = s.hasher.Verify(r.Context(), acct.PasswordHash, password)
+	} else {
+		// Same work for an unknown email or an account without a password (V6.3.8).
+		err = s.hasher.VerifyDummy(r.Context(), password)
+	}
+	if err != nil && r.Context().Err() != nil {
+		return nil, internal(err)
+	}
+	if !ok {
+		s.metrics.loginAttempts.WithLabelValues("password", "failure").Inc()
+		id := ""
+		if acct != nil {
+			id = acct.ID
+		}
+		s.audit(r, "login.failure", id, map[string]string{"method": "password"})
+		return nil, errInvalidCredentials
+	}
+	att.success(r)
+	s.metrics.loginAttempts.WithLabelValues("password", "success").Inc()
+	if rehash {
+		// Imported bcrypt or older parameters: move to our argon2id now that we know the password.
+		if h, err := s.hasher.Hash(r.Context(), password); err == nil {
+			if err := s.accounts.SetPasswordHash(r.Context(), acct.ID, h); err != nil {
+				s.log(r).Warn("password rehash not stored", "account_id", acct.ID, "err", err)
+			}
+		}
+	}
+	cur.sess.AccountID = acct.ID
+	cur.sess.Factors = append(cur.sess.Factors, "password")
+	return s.advance(w, r, cur, acct)
+}
+
+// loginSetPassword is POST /login/password/set, when the login says set_password.
+func (s *Server) loginSetPassword(w http.ResponseWriter, r *http.Request, password string) (*stepResult, error) {
+	cur, err := s.loginInProgress(r, session.StepSetPassword)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPasswordPolicy(password); err != nil {
+		return nil, err
+	}
+	h, err := s.hasher.Hash(r.Context(), password)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if err := s.accounts.SetPasswordHash(r.Context(), cur.sess.AccountID, h); err != nil {
+		return nil, internal(err)
+	}
+	s.audit(r, "password.set", cur.sess.AccountID, nil)
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return s.advance(w, r, cur, acct)
+}
+
+// checkPasswordPolicy: at least password_min_length characters, at most 256
+// bytes, never truncated, no composition rules (800-63B §3.1.1.2, ASVS V6.2).
+func (s *Server) checkPasswordPolicy(pw string) error {
+	if len([]rune(pw)) < s.cfg.Login.PasswordMinLength {
+		return errWeakPassword
+	}
+	if len(pw) > 256 {
+		return errorf(http.StatusBadRequest, "weak_password", "Passwords are limited to 256 bytes.")
+	}
+	return nil
+}
+
+// advance decides the step after a factor and, when nothing is left, completes the login.
+func (s *Server) advance(w http.ResponseWriter, r *http.Request, cur *current, acct *accounts.Account) (*stepResult, error) {
+	next := s.nextStep(cur.sess, acct)
+	if next != session.StepDone {
+		cur.sess.Next = next
+		if err := s.saveSession(r.Context(), cur.sess); err != nil {
+			return nil, err
+		}
+		return &stepResult{Next: next}, nil
+	}
+	return s.completeLogin(w, r, cur, acct)
+}
+
+// nextStep is the login state machine: what the account still owes after the factors proven so far.
+func (s *Server) nextStep(sess *session.Session, acct *accounts.Account) string {
+	switch {
+	case acct.PasswordSetRequired:
+		return session.StepSetPassword
+	case acct.MFAEnrollRequired || s.cfg.Login.RequireMFA:
+		// Enrollment itself arrives with the second-factor work; until then
+		// such an account stops here and reaches no console.
+		return session.StepEnrollMFA
+	}
+	return session.StepDone
+}
+
+// completeLogin turns the pre-auth session into a complete one under a new
+// token (ASVS V7.2.4: a pre-login id can never be fixed on a victim).
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *current, acct *accounts.Account) (*stepResult, error) {
+	now := s.now()
+	sess := cur.sess
+	sess.Next = session.StepDone
+	sess.AccountID = acct.ID
+	sess.Email = acct.Email
+	if sess.MFA == "" {
+		sess.MFA = "none"
+	}
+	sess.AuthTime = now
+	sess.CreatedAt = now
+	sess.LastSeenAt = now
+	sess.ExpiresAt = now.Add(s.cfg.Session.AbsoluteTimeout)
+	token, err := s.sessions.Rotate(r.Context(), sess, s.cfg.Session.IdleTimeout)
+	if err != nil {
+		if errors.Is(err, session.ErrNotFound) {
+			return nil, errNoLogin
+		}
+		s.metrics.storeErrors.WithLabelValues("rotate").Inc()
+		return nil, storeDown(err)
+	}
+	cur.token = token
+	if err := s.setSessionCookie(w, r, token); err != nil {
+		return nil, err
+	}
+	s.metrics.sessionsCreated.Inc()
+	s.audit(r, "login.success", acct.ID, map[string]string{"factors": joinFactors(sess.Factors)})
+
+	res := &stepResult{Next: session.StepDone, Consoles: s.consoleRefs()}
+	if sess.ReturnTo != "" {
+		if rt, ok := s.parseReturnTo(sess.ReturnTo); ok {
+			res.Redirect = s.redirectAfterLogin(r, cur, rt)
+		}
+	}
+	return res, nil
+}
+
+func joinFactors(f []string) string {
+	out := ""
+	for i, v := range slices.Compact(slices.Clone(f)) {
+		if i > 0 {
+			out += ","
+		}
+		out += v
+	}
+	return out
+}
+
+func (s *Server) consoleRefs() []consoleRef {
+	refs := make([]consoleRef, 0, len(s.consoleList))
+	for _, c := range s.consoleList {
+		refs = append(refs, consoleRef{ID: c.id, Name: c.name})
+	}
+	return refs
+}
+
+// loginState is GET /login/state.
+func (s *Server) loginState(r *http.Request) (*stepResult, error) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.sess.Complete() || cur.sess.Email == "" {
+		return nil, errorf(http.StatusNotFound, "no_login", "No sign-in is in progress.")
+	}
+	res := &stepResult{Next: cur.sess.Next}
+	if cur.sess.Next == session.StepFirstFactor {
+		acct, err := s.accounts.AccountByEmail(r.Context(), cur.sess.Email)
+		if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+			return nil, internal(err)
+		}
+		res.Methods = s.firstFactors(acct)
+	}
+	return res, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

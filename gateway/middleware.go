@@ -1,0 +1,191 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"time"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+)
+
+// requestID returns the id given to the request by withRequestID.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// withRequestID gives every request an id of our own. An incoming
+// X-Request-Id is never trusted (it is client input); ours replaces it, is
+// sent back, and travels upstream so that the consoles' logs can be joined to ours.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newRequestID()
+		r.Header.Set("X-Request-Id", id)
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+// statusRecorder remembers the status written, for logs and metrics. It
+// keeps Flush and Hijack working (streaming and WebSocket upgrades go through the proxy).
+type statusRecorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (rec *statusRecorder) WriteHeader(code int) {
+	if rec.status == 0 {
+		rec.status = code
+	}
+	rec.ResponseWriter.WriteHeader(code)
+}
+
+func (rec *statusRecorder) Write(b []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(b)
+	rec.written += int64(n)
+	return n, err
+}
+
+func (rec *statusRecorder) Flush() {
+	if f, ok := rec.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (rec *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := rec.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("hijack not supported")
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusSwitchingProtocols
+	}
+	return h.Hijack()
+}
+
+func (rec *statusRecorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
+
+func (rec *statusRecorder) code() int {
+	if rec.status == 0 {
+		return http.StatusOK
+	}
+	return rec.status
+}
+
+// withAccessLog writes one JSON line per request. The query string is never
+// logged: it may carry a handoff code or a return_to with tokens.
+func (s *Server) withAccessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log(r).Error("panic serving request", "panic", p)
+				if rec.status == 0 {
+					s.writeAPIError(rec, r, internal(errors.New("panic")))
+				}
+			}
+			s.log(r).Info("request",
+				"method", r.Method, "host", r.Host, "path", r.URL.EscapedPath(),
+				"status", rec.code(), "bytes", rec.written,
+				"duration_ms", float64(s.now().Sub(start).Microseconds())/1000,
+				"ip", s.clientIP(r).String())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// securityHeaders are set on every page and answer of the gateway's own
+// (not on proxied console responses, which the consoles own).
+// SECURITY.md "Own pages"; ASVS V3.4 (browser security headers).
+func (s *Server) securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if s.secure {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+func (s *Server) withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.securityHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	})
+}
+
+// maxJSONBody bounds API bodies; a larger one is refused with 413 before it is read.
+const maxJSONBody = 64 << 10
+
+// decodeJSON reads a JSON object body into v. It requires
+// Content-Type: application/json (CONTRACT §5), which also keeps simple
+// cross-site form posts out of the API.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+	}
+	if r.ContentLength > maxJSONBody {
+		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+	}
+	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
+	dec := jsonDecoder(body)
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+		}
+		if errors.Is(err, io.EOF) {
+			return errorf(http.StatusBadRequest, "invalid_json", "The request body is empty; send a JSON object.")
+		}
+		return errBadJSON
+	}
+	if dec.More() {
+		return errBadJSON
+	}
+	return nil
+}
+
+// wantsHTML reports a browser navigation: a GET or HEAD whose Accept names text/html.
+func wantsHTML(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	for _, v := range r.Header.Values("Accept") {
+		for part := range splitComma(v) {
+			mt, _, err := mime.ParseMediaType(part)
+			if err == nil && (mt == "text/html" || mt == "application/xhtml+xml") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *Server) now() time.Time { return s.clock() }

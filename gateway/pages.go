@@ -1,0 +1,275 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"unigate/session"
+)
+
+// The portal pages are plain forms posted to the server, so that every step
+// works without JavaScript; they share the login state machine with the JSON API.
+
+type loginPage struct {
+	Step     string // "identify", "password", "set_password", "enroll_mfa"
+	Email    string
+	ReturnTo string
+	Error    string
+	MinLen   int
+}
+
+type consolesPage struct {
+	Email     string
+	Consoles  []consoleView
+	Active    string
+	ChooseFor string // console id whose account must be chosen
+	ReturnTo  string
+	Error     string
+}
+
+type errorPageData struct {
+	Status  int
+	Message string
+	Home    string
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := s.pages.Render(w, name, data); err != nil {
+		s.log(r).Error("page render failed", "page", name, "err", err)
+	}
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ae *apiError) {
+	if ae.Status >= 500 {
+		s.log(r).Error("request failed", "status", ae.Status, "code", ae.Code, "err", ae.Err)
+	}
+	if ae.RetryAfter > 0 {
+		s.writeRetryAfter(w, ae)
+	}
+	s.render(w, r, ae.Status, "error", errorPageData{Status: ae.Status, Message: ae.Message, Home: s.public.Scheme + "://" + s.public.Host + "/consoles"})
+}
+
+func (s *Server) writeRetryAfter(w http.ResponseWriter, ae *apiError) {
+	secs := int((ae.RetryAfter + 999_999_999) / 1_000_000_000)
+	w.Header().Set("Retry-After", itoa(secs))
+}
+
+func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if cur != nil && cur.sess.Complete() {
+		http.Redirect(w, r, "/consoles", http.StatusFound)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusFound)
+}
+
+// pageLogin shows the step the login in progress is waiting for.
+func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	returnTo := ""
+	if rt, ok := s.parseReturnTo(q.Get("return_to")); ok {
+		returnTo = rt.URL
+	}
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	page := loginPage{Step: "identify", ReturnTo: returnTo, MinLen: s.cfg.Login.PasswordMinLength}
+	if msg := loginErrorMessage(q.Get("error")); msg != "" {
+		page.Error = msg
+	}
+	switch {
+	case cur != nil && cur.sess.Complete() && q.Get("restart") == "":
+		target := "/consoles"
+		if rt, ok := s.parseReturnTo(returnTo); ok {
+			target = s.redirectAfterLogin(r, cur, rt)
+		}
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	case cur != nil && !cur.sess.Complete() && cur.sess.Email != "" && q.Get("restart") == "":
+		page.Email = cur.sess.Email
+		page.Step = pageStep(cur.sess.Next)
+		if page.ReturnTo == "" {
+			page.ReturnTo = cur.sess.ReturnTo
+		}
+	}
+	s.render(w, r, http.StatusOK, "login", page)
+}
+
+func pageStep(next string) string {
+	switch next {
+	case session.StepFirstFactor:
+		return "password"
+	case session.StepSetPassword:
+		return "set_password"
+	case session.StepEnrollMFA:
+		return "enroll_mfa"
+	case session.StepMFA:
+		return "mfa"
+	}
+	return "identify"
+}
+
+func loginErrorMessage(code string) string {
+	switch code {
+	case "":
+		return ""
+	case "session_expired":
+		return "Your session has ended. Please sign in again."
+	}
+	return "Sign-in could not be completed. Please try again."
+}
+
+// pageLoginSubmit handles every step's form.
+func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+		return
+	}
+	f := r.PostForm
+	page := loginPage{Email: f.Get("email"), ReturnTo: f.Get("return_to"), MinLen: s.cfg.Login.PasswordMinLength}
+	var (
+		res *stepResult
+		err error
+	)
+	switch f.Get("step") {
+	case "identify":
+		page.Step = "identify"
+		if _, err = s.startLogin(w, r, f.Get("email"), f.Get("return_to")); err == nil {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+	case "password":
+		page.Step = "password"
+		res, err = s.loginPassword(w, r, f.Get("password"))
+	case "set_password":
+		page.Step = "set_password"
+		res, err = s.loginSetPassword(w, r, f.Get("password"))
+	default:
+		err = errWrongStep
+	}
+	if err != nil {
+		ae := asAPIError(err)
+		if ae.Status >= 500 {
+			s.errorPage(w, r, ae)
+			return
+		}
+		if errors.Is(err, errNoLogin) || errors.Is(err, errWrongStep) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if cur, _ := s.loadSession(r); cur != nil && cur.sess.Email != "" {
+			page.Email = cur.sess.Email
+		}
+		page.Error = ae.Message
+		if ae.RetryAfter > 0 {
+			s.writeRetryAfter(w, ae)
+		}
+		s.render(w, r, ae.Status, "login", page)
+		return
+	}
+	if res.Next != session.StepDone {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	target := res.Redirect
+	if target == "" {
+		target = "/consoles"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (s *Server) pageConsoles(w http.ResponseWriter, r *http.Request) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if cur == nil || !cur.sess.Complete() {
+		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+		return
+	}
+	s.renderConsoles(w, r, cur, http.StatusOK, r.URL.Query().Get("console"), r.URL.Query().Get("return_to"), "")
+}
+
+func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *current, status int, chooseFor, returnTo, msg string) {
+	v, err := s.listConsoles(r, cur)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if s.consoles[chooseFor] == nil {
+		chooseFor = ""
+	}
+	if rt, ok := s.parseReturnTo(returnTo); ok {
+		returnTo = rt.URL
+	} else {
+		returnTo = ""
+	}
+	s.render(w, r, status, "consoles", consolesPage{Email: cur.sess.Email, Consoles: v.Consoles, Active: v.Active,
+		ChooseFor: chooseFor, ReturnTo: returnTo, Error: msg})
+}
+
+// pageEnter is the chooser's form: enter a console with the chosen account.
+func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+		return
+	}
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		if errors.Is(err, errUnauthenticated) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	c := s.consoles[r.PathValue("id")]
+	if c == nil {
+		s.errorPage(w, r, errorf(http.StatusNotFound, "unknown_console", "No such console."))
+		return
+	}
+	returnTo := r.PostForm.Get("return_to")
+	path := "/"
+	if rt, ok := s.parseReturnTo(returnTo); ok {
+		if rc, p := s.consoleOf(rt); rc == c {
+			path = p
+		}
+	}
+	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id")}, path)
+	if err != nil {
+		ae := asAPIError(err)
+		if ae.Code == "account_required" {
+			s.renderConsoles(w, r, cur, http.StatusConflict, c.id, returnTo, ae.Message)
+			return
+		}
+		s.errorPage(w, r, ae)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) {
+	cur, err := s.loadSession(r)
+	if err == nil {
+		err = s.endSession(w, r, cur)
+	}
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

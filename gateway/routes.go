@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+
+	"unigate/upstreams"
+	"unigate/web"
+)
+
+// routes builds the whole public surface. Every route of the gateway is
+// listed here (STYLE.md: find any behaviour from its route in three jumps).
+func (s *Server) routes() http.Handler {
+	account := http.NewServeMux()
+
+	// Portal pages (server-rendered, work without JavaScript).
+	account.HandleFunc("GET /{$}", s.pageHome)
+	account.HandleFunc("GET /login", s.pageLogin)
+	account.HandleFunc("POST /login", s.pageLoginSubmit)
+	account.HandleFunc("GET /consoles", s.pageConsoles)
+	account.HandleFunc("POST /consoles/{id}/enter", s.pageEnter)
+	account.HandleFunc("POST /logout", s.pageLogout)
+	account.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
+
+	// JSON API (CONTRACT §5).
+	api := http.NewServeMux()
+	api.Handle("GET /api/v1/login/state", s.api(s.apiLoginState))
+	api.Handle("POST /api/v1/login/identify", s.api(s.apiIdentify))
+	api.Handle("POST /api/v1/login/password", s.api(s.apiPassword))
+	api.Handle("POST /api/v1/login/password/set", s.api(s.apiSetPassword))
+	api.Handle("GET /api/v1/session", s.api(s.apiSession))
+	api.Handle("GET /api/v1/consoles", s.api(s.apiConsoles))
+	api.Handle("POST /api/v1/consoles/{id}/enter", s.api(s.apiEnter))
+	api.Handle("POST /api/v1/logout", s.api(s.apiLogout))
+	api.Handle("GET /api/v1/me/sessions", s.api(s.apiListSessions))
+	api.Handle("DELETE /api/v1/me/sessions/{id}", s.api(s.apiRevokeSession))
+	api.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	account.Handle("/api/", api)
+
+	// Keys to verify X-Auth-Assertion (CONTRACT §6), and probes.
+	account.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	account.HandleFunc("GET /healthz", s.healthz)
+	account.HandleFunc("GET /readyz", s.readyz)
+
+	// The console-host endpoints also answer on the account host, for
+	// consoles mounted there by path_prefix.
+	account.HandleFunc("GET /.auth/switch/{console}", s.switchConsole)
+	account.HandleFunc("POST /.auth/logout", s.consoleLogout)
+
+	// Console hosts: /.auth/* is the gateway's; everything else is proxied.
+	auth := http.NewServeMux()
+	auth.HandleFunc("GET /.auth/handoff", s.handoff)
+	auth.HandleFunc("GET /.auth/switch/{console}", s.switchConsole)
+	auth.HandleFunc("POST /.auth/logout", s.consoleLogout)
+	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
+
+	// Cross-origin browser writes are refused everywhere the gateway answers
+	// itself (CONTRACT §5, SECURITY family 4); proxied console traffic keeps
+	// the consoles' own rules.
+	csrf := http.NewCrossOriginProtection()
+	accountSite := csrf.Handler(s.withSecurityHeaders(account))
+	authSite := csrf.Handler(s.withSecurityHeaders(auth))
+
+	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := hostOnly(r.Host)
+		if host == s.accountHost {
+			// One canonical path before any decision, here too (ASVS V1.1.1).
+			canonical, ok := s.canonicalOrAnswer(w, r)
+			if !ok {
+				return
+			}
+			if c := s.mountFor(canonical); c != nil {
+				if canonical == strings.TrimSuffix(c.prefix, "/") {
+					http.Redirect(w, r, c.prefix, http.StatusPermanentRedirect)
+					return
+				}
+				s.serveConsole(w, r, c, canonical)
+				return
+			}
+			accountSite.ServeHTTP(w, r)
+			return
+		}
+		c := s.consoleHosts[host]
+		if c == nil {
+			// Unknown host: 421 Misdirected Request (CONTRACT §3).
+			s.securityHeaders(w.Header())
+			s.writeAPIError(w, r, errorf(http.StatusMisdirectedRequest, "unknown_host", "This host is not served here."))
+			return
+		}
+		if p := r.URL.Path; p == "/.auth" || strings.HasPrefix(p, "/.auth/") {
+			authSite.ServeHTTP(w, r)
+			return
+		}
+		canonical, ok := s.canonicalOrAnswer(w, r)
+		if !ok {
+			return
+		}
+		s.serveConsole(w, r, c, canonical)
+	})
+	return withRequestID(s.withAccessLog(top))
+}
+
+// mountFor finds the path_prefix console a canonical path on the account host belongs to.
+func (s *Server) mountFor(canonical string) *consoleSite {
+	for _, m := range s.mounts {
+		if canonical == strings.TrimSuffix(m.prefix, "/") || strings.HasPrefix(canonical, m.prefix) {
+			return m
+		}
+	}
+	return nil
+}
+
+// canonicalOrAnswer returns the request's canonical path, or answers: a
+// redirect to the canonical form for GET/HEAD, 400 otherwise or when the
+// path cannot be canonicalised (CONTRACT §3, ASVS V1.1.1).
+func (s *Server) canonicalOrAnswer(w http.ResponseWriter, r *http.Request) (string, bool) {
+	raw := r.URL.EscapedPath()
+	canonical, err := upstreams.CanonicalPath(raw)
+	if err != nil {
+		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The request path is not valid."))
+		return "", false
+	}
+	if canonical == raw {
+		return canonical, true
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		target := canonical
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		w.Header().Set("Location", target)
+		w.WriteHeader(http.StatusPermanentRedirect)
+		return "", false
+	}
+	s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The request path is not in canonical form."))
+	return "", false
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Write(s.signer.JWKS())
+}

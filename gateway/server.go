@@ -1,0 +1,245 @@
+// Package gateway is the HTTP edge of unigate: it picks the site by host,
+// serves the account portal (pages and JSON API) with its login state
+// machine, and guards the console hosts, forwarding authenticated traffic
+// through package upstreams.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"unigate/accounts"
+	"unigate/config"
+	"unigate/session"
+	"unigate/upstreams"
+	"unigate/web"
+)
+
+// Deps is what the gateway is built from. Stores are passed in, never global.
+type Deps struct {
+	Config   *config.Config // validated
+	Sessions session.Store
+	Accounts accounts.Store
+	Hasher   *accounts.Hasher
+	Signer   *upstreams.Signer
+	Logger   *slog.Logger
+	// Registry receives the gateway's metrics; nil => a private registry.
+	Registry prometheus.Registerer
+	// Clock is injected so that timeouts and lockouts are testable; nil => time.Now.
+	Clock func() time.Time
+	// Transport to the upstreams; nil => upstreams.NewTransport().
+	Transport http.RoundTripper
+}
+
+// Server is the gateway. It is an http.Handler for the public listener;
+// MetricsHandler serves the operator listener.
+type Server struct {
+	cfg      *config.Config
+	sessions session.Store
+	accounts accounts.Store
+	hasher   *accounts.Hasher
+	signer   *upstreams.Signer
+	logger   *slog.Logger
+	clock    func() time.Time
+	metrics  *metrics
+	cookies  *session.CookieCodec
+
+	public      *url.URL
+	accountHost string // lower-case, no port
+	portSuffix  string // ":port" of public_url, or ""
+	secure      bool
+	trusted     []netip.Prefix
+
+	consoles     map[string]*consoleSite // by id
+	consoleList  []*consoleSite          // config order
+	consoleHosts map[string]*consoleSite // by lower-case host
+	mounts       []*consoleSite          // with a path_prefix, longest prefix first
+
+	pages   *web.Renderer
+	handler http.Handler
+}
+
+// consoleSite is one configured console, ready to serve.
+type consoleSite struct {
+	id, name    string
+	hosts       []string
+	prefix      string // "" or "/x/"
+	public      upstreams.PublicPaths
+	proxy       *upstreams.Proxy
+	legacyLogin bool
+}
+
+// New validates the dependencies and builds the gateway.
+func New(d Deps) (*Server, error) {
+	if d.Config == nil || d.Sessions == nil || d.Accounts == nil || d.Hasher == nil || d.Signer == nil {
+		return nil, errors.New("gateway: config, session store, account store, hasher and signer are required")
+	}
+	cfg := d.Config
+	s := &Server{
+		cfg:          cfg,
+		sessions:     d.Sessions,
+		accounts:     d.Accounts,
+		hasher:       d.Hasher,
+		signer:       d.Signer,
+		logger:       d.Logger,
+		clock:        d.Clock,
+		public:       cfg.Public(),
+		trusted:      cfg.TrustedPrefixes(),
+		secure:       cfg.SecureCookies(),
+		consoles:     map[string]*consoleSite{},
+		consoleHosts: map[string]*consoleSite{},
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if s.public == nil {
+		return nil, errors.New("gateway: config is not validated (public_url missing)")
+	}
+	s.accountHost = strings.ToLower(s.public.Hostname())
+	if p := s.public.Port(); p != "" {
+		s.portSuffix = ":" + p
+	}
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg)
+
+	codec, err := session.NewCookieCodec(session.CookieConfig{
+		Name:    cfg.Session.CookieName,
+		Secure:  s.secure,
+		HashKey: cfg.SessionKey(),
+		MaxAge:  cfg.Session.AbsoluteTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: cookie codec: %w", err)
+	}
+	s.cookies = codec
+
+	transport := d.Transport
+	if transport == nil {
+		transport = upstreams.NewTransport()
+	}
+	for _, c := range cfg.Consoles {
+		site, err := s.newConsoleSite(c, transport)
+		if err != nil {
+			return nil, err
+		}
+		s.consoles[site.id] = site
+		s.consoleList = append(s.consoleList, site)
+		for _, h := range site.hosts {
+			s.consoleHosts[h] = site
+		}
+		if site.prefix != "" {
+			s.mounts = append(s.mounts, site)
+		}
+	}
+	// Longest prefix first, so that "/a/b/" wins over "/a/".
+	for i := 1; i < len(s.mounts); i++ {
+		for j := i; j > 0 && len(s.mounts[j].prefix) > len(s.mounts[j-1].prefix); j-- {
+			s.mounts[j], s.mounts[j-1] = s.mounts[j-1], s.mounts[j]
+		}
+	}
+	s.metrics.preset(s.consoleList)
+
+	s.pages, err = web.NewRenderer()
+	if err != nil {
+		return nil, fmt.Errorf("gateway: pages: %w", err)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (*consoleSite, error) {
+	up, err := url.Parse(c.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: console %s: upstream: %w", c.ID, err)
+	}
+	public, err := upstreams.NewPublicPaths(c.PublicPaths)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: console %s: public_paths: %w", c.ID, err)
+	}
+	site := &consoleSite{id: c.ID, name: c.Name, prefix: c.PathPrefix, public: public, legacyLogin: c.LegacyLogin}
+	for _, h := range c.Hosts {
+		site.hosts = append(site.hosts, strings.ToLower(h))
+	}
+	site.proxy, err = upstreams.NewProxy(upstreams.ProxyConfig{
+		Console:        c.ID,
+		Upstream:       up,
+		Timeout:        c.Timeout,
+		StripPrefix:    strings.TrimSuffix(c.PathPrefix, "/"),
+		CookieName:     s.cookies.Name(),
+		PublicScheme:   s.public.Scheme,
+		TrustedProxies: s.trusted,
+		Transport:      transport,
+		ErrorPage:      s.upstreamErrorPage,
+		Logger:         s.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: console %s: %w", c.ID, err)
+	}
+	return site, nil
+}
+
+// ServeHTTP serves the public listener.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// hostOnly returns the lower-cased host of a Host header without its port.
+// Host matching ignores the port (CONTRACT: "Host matching ignores the port").
+func hostOnly(hostport string) string {
+	host := hostport
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return strings.ToLower(host[1:i])
+		}
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[:i], ":") {
+		host = host[:i]
+	}
+	return strings.ToLower(host)
+}
+
+// siteURL is the origin of a host with the scheme and port of public_url
+// (CONTRACT: every URL built for a console host takes them).
+func (s *Server) siteURL(host string) string {
+	return s.public.Scheme + "://" + host + s.portSuffix
+}
+
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	return upstreams.ClientIP(r, s.trusted)
+}
+
+// Ready reports whether the session store and the account store answer
+// within one second each (CONTRACT §7 /readyz). The map names what failed.
+func (s *Server) Ready(ctx context.Context) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	failed := map[string]string{}
+	type result struct {
+		name string
+		err  error
+	}
+	ch := make(chan result, 2)
+	go func() { ch <- result{"session_store", s.sessions.Ping(ctx)} }()
+	go func() { ch <- result{"account_store", s.accounts.Ping(ctx)} }()
+	for range 2 {
+		res := <-ch
+		if res.err != nil {
+			failed[res.name] = "not answering"
+			s.logger.Warn("readiness check failed", "dependency", res.name, "err", res.err)
+		}
+	}
+	return failed
+}

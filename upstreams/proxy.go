@@ -1,0 +1,464 @@
+package upstreams
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout is the response-header timeout of a console whose
+// ProxyConfig.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// ProxyConfig configures the reverse proxy of one console (or of one
+// path_prefix mount). NewProxy validates it once.
+type ProxyConfig struct {
+	// Console is the console id, used in logs.
+	Console string
+	// Upstream is http(s)://host[:port][/base path]; the base path is
+	// prepended to every forwarded path. Required; no query, no user info.
+	Upstream *url.URL
+	// Timeout is how long to wait for the upstream's response headers once
+	// the request is written; exceeded, the client gets 504. Zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// StripPrefix is the path_prefix mount on the account host ("" for a
+	// console host), removed from the canonical path before forwarding.
+	// It must be canonical; a trailing "/" is optional ("/dedibox/" and
+	// "/dedibox" both strip "/dedibox").
+	StripPrefix string
+	// CookieName is the effective name of the gateway's session cookie,
+	// removed from Cookie before forwarding (with or without the "__Host-"
+	// prefix, which are both the gateway's spellings). "" removes nothing.
+	CookieName string
+	// PublicScheme is "http" or "https", the scheme of public_url, sent as
+	// X-Forwarded-Proto. "" means "https".
+	PublicScheme string
+	// TrustedProxies are the peers whose X-Forwarded-For is kept and
+	// appended to; from any other peer it is replaced by the peer address.
+	TrustedProxies []netip.Prefix
+	// Transport performs the upstream requests. Nil means a transport of
+	// this proxy's own, built by NewTransport with Timeout as its
+	// ResponseHeaderTimeout. A non-nil Transport is used as given, wrapped
+	// so that Timeout is still enforced (per request, through the context).
+	Transport http.RoundTripper
+	// ErrorPage writes the clean 502/504 (and the 500 of a refused
+	// identity); the gateway decides HTML or JSON. Nil writes plain text.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int)
+	// Logger receives upstream failures at warn level. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Proxy forwards requests to one console's upstream. It is safe for
+// concurrent use.
+type Proxy struct {
+	console      string
+	scheme, host string // of the upstream
+	basePath     string // escaped, without trailing "/"
+	stripPrefix  string // canonical, without trailing "/"; "" strips nothing
+	cookieNames  []string
+	publicScheme string
+	trusted      []netip.Prefix
+	transport    http.RoundTripper
+	errorPage    func(w http.ResponseWriter, r *http.Request, status int)
+	log          *slog.Logger
+	template     httputil.ReverseProxy
+}
+
+// NewTransport returns an *http.Transport tuned for proxying to HTTP/1.1
+// upstreams at high request rates:
+//   - up to 256 idle keep-alive connections per upstream host (the
+//     default of 2 would open and close a connection per request under
+//     load), dropped after 90 s idle;
+//   - 5 s to connect, 10 s for a TLS handshake (TLS 1.2 minimum);
+//   - no HTTP/2 attempt (consoles speak HTTP/1.1, and WebSocket upgrades
+//     need HTTP/1.1);
+//   - no environment proxy: identity headers never go through a proxy
+//     picked up from HTTP_PROXY;
+//   - no transparent gzip: the client's Accept-Encoding is forwarded as is,
+//     and the body is passed through without decompressing it;
+//   - response headers capped at 1 MiB, and a 30 s response-header timeout
+//     (DefaultTimeout; NewProxy sets its console's).
+func NewTransport() *http.Transport {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      false,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    10 * time.Second,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		ExpectContinueTimeout:  1 * time.Second,
+		ResponseHeaderTimeout:  DefaultTimeout,
+		DisableCompression:     true,
+		MaxResponseHeaderBytes: 1 << 20,
+		WriteBufferSize:        32 << 10,
+		ReadBufferSize:         32 << 10,
+	}
+}
+
+// NewProxy validates cfg and builds the console's proxy.
+//
+// The response-header timeout is per console. With cfg.Transport nil, each
+// Proxy gets its own transport from NewTransport with ResponseHeaderTimeout
+// set to cfg.Timeout: connection pools are per upstream host anyway, so a
+// transport per console loses no pooling, and the timeout costs nothing per
+// request. A caller-supplied Transport is not modified (it may be shared);
+// it is wrapped to enforce the timeout through the request context instead.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	u := cfg.Upstream
+	if u == nil {
+		return nil, errors.New("upstreams: proxy: no upstream URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("upstreams: proxy %s: upstream scheme must be http or https, not %q", cfg.Console, u.Scheme)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return nil, fmt.Errorf("upstreams: proxy %s: upstream must be scheme://host[:port][/path] without user, query or fragment", cfg.Console)
+	}
+	base := strings.TrimRight(u.EscapedPath(), "/")
+	if base != "" {
+		if c, err := CanonicalPath(base); err != nil || c != base {
+			return nil, fmt.Errorf("upstreams: proxy %s: upstream base path %q is not canonical", cfg.Console, base)
+		}
+	}
+	strip := strings.TrimRight(cfg.StripPrefix, "/")
+	if strip != "" {
+		if c, err := CanonicalPath(strip); err != nil || c != strip {
+			return nil, fmt.Errorf("upstreams: proxy %s: strip prefix %q is not canonical", cfg.Console, cfg.StripPrefix)
+		}
+	}
+	publicScheme := cfg.PublicScheme
+	switch publicScheme {
+	case "":
+		publicScheme = "https"
+	case "http", "https":
+	default:
+		return nil, fmt.Errorf("upstreams: proxy %s: public scheme must be http or https, not %q", cfg.Console, cfg.PublicScheme)
+	}
+	timeout := cfg.Timeout
+	if timeout < 0 {
+		return nil, fmt.Errorf("upstreams: proxy %s: negative timeout", cfg.Console)
+	}
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	var transport http.RoundTripper
+	if cfg.Transport == nil {
+		t := NewTransport()
+		t.ResponseHeaderTimeout = timeout
+		transport = t
+	} else {
+		transport = &headerTimeoutTransport{next: cfg.Transport, timeout: timeout}
+	}
+	var cookieNames []string
+	if n := cfg.CookieName; n != "" {
+		bare := strings.TrimPrefix(n, "__Host-")
+		cookieNames = []string{bare, "__Host-" + bare}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger = logger.With("console", cfg.Console)
+
+	p := &Proxy{
+		console:      cfg.Console,
+		scheme:       u.Scheme,
+		host:         u.Host,
+		basePath:     base,
+		stripPrefix:  strip,
+		cookieNames:  cookieNames,
+		publicScheme: publicScheme,
+		trusted:      append([]netip.Prefix(nil), cfg.TrustedProxies...),
+		transport:    transport,
+		errorPage:    cfg.ErrorPage,
+		log:          logger,
+	}
+	p.template = httputil.ReverseProxy{
+		Transport:    transport,
+		BufferPool:   copyBuffers,
+		ErrorHandler: p.handleError,
+		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// FlushInterval 0: ReverseProxy already flushes at once for
+		// text/event-stream and for bodies of unknown length.
+	}
+	return p, nil
+}
+
+// Forward proxies r to the upstream. canonicalPath is CanonicalPath of the
+// request path, before StripPrefix; it, not r.URL, is what is forwarded, so
+// the upstream receives exactly the path the gateway's decisions were taken
+// on (ASVS V1.1.1). id == nil is a public path: no identity headers.
+// Otherwise assertion is the signed JWT for id (Signer.Assertion); an
+// identity that does not Validate, or a missing assertion, is answered 500
+// and not forwarded.
+//
+// The outbound request is built in a ReverseProxy Rewrite hook, which runs
+// after the hop-by-hop headers are removed, so a client "Connection:
+// X-Auth-User-Id" cannot delete a header the gateway sets (SECURITY
+// family 2). The query is forwarded untouched.
+//
+// As httputil.ReverseProxy does, a client that goes away while the body is
+// being copied aborts the handler with panic(http.ErrAbortHandler).
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath string, id *Identity, assertion string) {
+	rel, ok := p.relativePath(canonicalPath)
+	if !ok {
+		// The gateway routed a path outside this mount here: a bug, and
+		// not one to paper over by forwarding something else.
+		p.log.Error("upstream proxy: path outside the mount", "prefix", p.stripPrefix)
+		p.writeError(w, r, http.StatusInternalServerError)
+		return
+	}
+	if id != nil {
+		if err := id.Validate(); err != nil || assertion == "" || !safeHeaderValue(assertion) {
+			p.log.Error("upstream proxy: identity refused", "error", err, "assertion_present", assertion != "")
+			p.writeError(w, r, http.StatusInternalServerError)
+			return
+		}
+	}
+	// A ReverseProxy is a plain struct; a per-request copy carries this
+	// request's path and identity into Rewrite for two small allocations,
+	// cheaper than a context value plus r.WithContext.
+	rp := p.template
+	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, rel, id, assertion) }
+	rp.ServeHTTP(w, r)
+}
+
+// relativePath removes the mount prefix: "/dedibox/x" → "/x",
+// "/dedibox" and "/dedibox/" → "/".
+func (p *Proxy) relativePath(canonical string) (string, bool) {
+	if p.stripPrefix == "" {
+		return canonical, canonical != "" && canonical[0] == '/'
+	}
+	if !strings.HasPrefix(canonical, p.stripPrefix) {
+		return "", false
+	}
+	rest := canonical[len(p.stripPrefix):]
+	if rest == "" {
+		return "/", true
+	}
+	if rest[0] != '/' {
+		return "", false // "/dediboxx" is not under "/dedibox"
+	}
+	return rest, true
+}
+
+// rewrite builds the outbound request. ReverseProxy has already cloned the
+// request, removed hop-by-hop headers and Forwarded/X-Forwarded-*, and
+// re-added Connection/Upgrade for an upgrade request.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, rel string, id *Identity, assertion string) {
+	in, out := pr.In, pr.Out
+
+	escaped := rel
+	if p.basePath != "" {
+		escaped = p.basePath + rel
+	}
+	out.URL.Scheme = p.scheme
+	out.URL.Host = p.host
+	out.URL.Opaque = ""
+	out.URL.User = nil
+	out.URL.RawPath = escaped
+	out.URL.Path = escaped
+	if strings.IndexByte(escaped, '%') >= 0 {
+		// Cannot fail on a canonical path; if it did, refuse to guess.
+		dec, err := url.PathUnescape(escaped)
+		if err != nil {
+			dec = "/"
+			out.URL.RawPath = ""
+		}
+		out.URL.Path = dec
+	}
+	// ReverseProxy drops query parameters it cannot parse (";"), which
+	// would break legacy consoles; the gateway takes no decision on the
+	// query, so there is no parser disagreement to defend against here.
+	out.URL.RawQuery = in.URL.RawQuery
+	out.URL.ForceQuery = in.URL.ForceQuery
+	out.Host = in.Host
+
+	// Client-sent identity and forwarding claims go first (ASVS V4.1.3),
+	// in headers and in declared trailers alike.
+	StripAuthHeaders(out.Header)
+	StripAuthHeaders(out.Trailer)
+	stripSpoofableHeaders(out.Header)
+	for _, name := range p.cookieNames {
+		RemoveCookie(out.Header, name)
+	}
+	p.setForwarded(in, out)
+	filterUpgrade(out.Header)
+
+	if id != nil {
+		SetIdentityHeaders(out.Header, id, assertion)
+	}
+}
+
+// setForwarded sets X-Forwarded-For/-Host/-Proto (CONTRACT §6). The incoming
+// X-Forwarded-For is kept, and the peer appended, only when the peer is a
+// trusted proxy; otherwise it is the client's invention and is replaced.
+// Forwarded (RFC 7239) is not produced: one format, set by us alone, leaves
+// no second one for a client to forge (ReverseProxy already removed it).
+func (p *Proxy) setForwarded(in, out *http.Request) {
+	peer := parsePeer(in.RemoteAddr)
+	switch {
+	case !peer.IsValid():
+		delete(out.Header, "X-Forwarded-For")
+	case isTrusted(peer, p.trusted) && len(in.Header["X-Forwarded-For"]) > 0:
+		prior := strings.Join(in.Header["X-Forwarded-For"], ", ")
+		out.Header["X-Forwarded-For"] = []string{prior + ", " + peer.String()}
+	default:
+		out.Header["X-Forwarded-For"] = []string{peer.String()}
+	}
+	out.Header["X-Forwarded-Host"] = []string{in.Host}
+	out.Header["X-Forwarded-Proto"] = []string{p.publicScheme}
+}
+
+// filterUpgrade lets WebSocket upgrades through and drops every other
+// protocol switch, h2c above all: an "Upgrade: h2c" forwarded to an upstream
+// that speaks h2c turns the connection into an HTTP/2 tunnel in which further
+// requests bypass the gateway entirely (h2c smuggling; one framing of each
+// request, ASVS V4.2.1; SECURITY family 2).
+func filterUpgrade(h http.Header) {
+	delete(h, "Http2-Settings")
+	up, ok := h["Upgrade"]
+	if !ok {
+		return
+	}
+	if len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+		return
+	}
+	delete(h, "Upgrade")
+	delete(h, "Connection")
+}
+
+// handleError answers a failed upstream exchange: 504 when the upstream did
+// not answer in time, 502 for anything else (refused, reset, bad response).
+// Nothing is written when the client itself went away. The log line holds
+// no URL: the transport's error text would carry the query, which may hold
+// secrets.
+func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		return
+	}
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	p.log.Warn("upstream request failed",
+		"status", status, "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	p.writeError(w, r, status)
+}
+
+func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, status int) {
+	if p.errorPage != nil {
+		p.errorPage(w, r, status)
+		return
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// copyBuffers lends ReverseProxy its 32 KiB copy buffers, which it would
+// otherwise allocate for every response.
+var copyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != 32<<10 {
+		return
+	}
+	buf = buf[:cap(buf)]
+	b.p.Put(&buf)
+}
+
+// headerTimeoutTransport enforces a response-header timeout on a RoundTripper
+// it does not own, by cancelling the request's context when no response has
+// arrived in time. After the headers arrive the timer is stopped and the
+// body keeps the context alive until it is closed.
+type headerTimeoutTransport struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+// errHeaderTimeout is a net.Error with Timeout() true: handleError maps it to
+// 504.
+var errHeaderTimeout = &headerTimeoutError{}
+
+type headerTimeoutError struct{}
+
+func (*headerTimeoutError) Error() string   { return "upstreams: timeout awaiting response headers" }
+func (*headerTimeoutError) Timeout() bool   { return true }
+func (*headerTimeoutError) Temporary() bool { return true }
+
+func (t *headerTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	timer := time.AfterFunc(t.timeout, func() { cancel(errHeaderTimeout) })
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if !timer.Stop() && context.Cause(ctx) == errHeaderTimeout {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		cancel(nil)
+		return nil, errHeaderTimeout
+	}
+	if err != nil {
+		cancel(nil)
+		return nil, err
+	}
+	release := func() { cancel(nil) }
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok {
+		// A 101 Switching Protocols body is the connection itself:
+		// ReverseProxy needs to write to it.
+		resp.Body = &cancelOnCloseRW{ReadWriteCloser: rwc, cancel: release}
+	} else {
+		resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: release}
+	}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+type cancelOnCloseRW struct {
+	io.ReadWriteCloser
+	cancel func()
+}
+
+func (c *cancelOnCloseRW) Close() error {
+	err := c.ReadWriteCloser.Close()
+	c.cancel()
+	return err
+}
