@@ -88,12 +88,12 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 // created the hash; the hash is replaced by an argon2id one over the whole
 // password at that login, which ends the truncation for that account.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
-	if len(password) > MaxPasswordBytes {
-		return false, false, nil
-	}
 	parsed, err := parseHash(encoded)
 	if err != nil {
 		return false, false, err
+	}
+	if len(password) > MaxPasswordBytes {
+		return false, false, nil
 	}
 	if err := h.acquire(ctx); err != nil {
 		return false, false, err

@@ -17,8 +17,9 @@ var cheapParams = argonParams{memory: 64, time: 1, threads: 1, saltLen: 16, keyL
 
 func newCheapHasher(maxConcurrent int) *Hasher { return newHasher(maxConcurrent, cheapParams) }
 
-// Known answers from the PHC reference implementation (Debian's argon2 CLI) and
-// PHP's password_hash documentation: hashes made elsewhere must verify here.
+// Known answers from other implementations: the PHC reference argon2 (Debian's
+// argon2 CLI), libxcrypt's bcrypt (glibc crypt(3)) and PHP's password_hash
+// documentation. Hashes made elsewhere must verify here.
 const (
 	katPassword   = "correct horse battery staple"
 	katArgonOWASP = "$argon2id$v=19$m=19456,t=2,p=1$c2l4dGVlbi1ieXRlLXNsdA$s4uJVDMLUUGER8dUIekIz7mmMoSISescIkMfjJepr4k"
@@ -26,6 +27,8 @@ const (
 	katArgonP4    = "$argon2id$v=19$m=256,t=3,p=4$dW5pZ2F0ZS1rYXQtc2FsdA$9SQ078503wdCHazNEyejSdePovAtIg5vjyTE4SRzo18"
 	katArgonCheap = "$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$cpx6VEQbwTVZvcpxNIxOVUWZ5xnAipUmAe1cg2GMG70" // "password", salt "somesalt"
 	katBcryptPHP  = "$2y$10$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a"                        // "rasmuslerdorf"
+	katBcrypt2y   = "$2y$04$Unigate.KAT.salt.for.Oiz1KDx4g25XMagkHYMw.QYKSgkJMFem"                        // "rasmuslerdorf"
+	katBcrypt2b   = "$2b$05$Unigate.KAT.salt.for.OdACrJnkzB96t/8RQ1WAdd7WuVrtiH46"                        // "rasmuslerdorf"
 )
 
 func TestNewHasherUsesOWASPParameters(t *testing.T) {
@@ -83,8 +86,9 @@ func TestVerify(t *testing.T) {
 		{"bcrypt 2b", mustBcrypt(t, "$2b$", "hunter2hunter2"), "hunter2hunter2", true, true, false},
 		{"bcrypt 2y", mustBcrypt(t, "$2y$", "hunter2hunter2"), "hunter2hunter2", true, true, false},
 		{"bcrypt 2b wrong", mustBcrypt(t, "$2b$", "hunter2hunter2"), "hunter2hunter3", false, false, false},
-		{"bcrypt php reference 2y", katBcryptPHP, "rasmuslerdorf", true, true, false},
-		{"bcrypt php reference wrong", katBcryptPHP, "rasmuslerdorF", false, false, false},
+		{"bcrypt libxcrypt 2y", katBcrypt2y, "rasmuslerdorf", true, true, false},
+		{"bcrypt libxcrypt 2y wrong", katBcrypt2y, "rasmuslerdorF", false, false, false},
+		{"bcrypt libxcrypt 2b", katBcrypt2b, "rasmuslerdorf", true, true, false},
 		// Legacy semantics: the hash was made from the first 72 bytes.
 		{"bcrypt over 72 bytes matches its prefix", mustBcrypt(t, "$2b$", long80[:72]), long80, true, true, false},
 		{"bcrypt exactly 72 bytes", mustBcrypt(t, "$2b$", long80[:72]), long80[:72], true, true, false},
@@ -186,7 +190,7 @@ func TestMalformedHashes(t *testing.T) {
 
 func TestValidHashFormatAccepts(t *testing.T) {
 	for _, s := range []string{
-		katArgonOWASP, katArgonOther, katArgonP4, katArgonCheap, katBcryptPHP,
+		katArgonOWASP, katArgonOther, katArgonP4, katArgonCheap, katBcryptPHP, katBcrypt2y, katBcrypt2b,
 		"$2b$04$abcdefghijklmnopqrstuughE8Ev8uGFaUgY2cNEySvxngrb/Jzdm",
 		"$2a$16$.vGA1O9wmRjrwAVXD98HNOgsNpDczlqm3Jq7KnEd1rVAGv3Fykk1a",
 		"$argon2id$v=19$m=1048576,t=4,p=4$c29tZXNhbHQ$cpx6VEQbwTVZvcpxNIxOVUWZ5xnAipUmAe1cg2GMG70",
@@ -344,7 +348,7 @@ func FuzzVerify(f *testing.F) {
 	}
 	f.Add(katArgonCheap, "password")
 	f.Add(katArgonP4, katPassword)
-	f.Add(katBcryptPHP, "rasmuslerdorf")
+	f.Add(katBcrypt2y, "rasmuslerdorf")
 	f.Add("$2b$04$abcdefghijklmnopqrstuughE8Ev8uGFaUgY2cNEySvxngrb/Jzdm", "password")
 	h := newCheapHasher(1)
 	f.Fuzz(func(t *testing.T, encoded, password string) {

@@ -20,6 +20,8 @@ import (
 type connPool struct {
 	cfg   *pgx.ConnConfig
 	slots chan struct{} // a token per connection handed out
+	// pingAfterIdle is poolPingAfterIdle; tests set 0 to ping every time.
+	pingAfterIdle time.Duration
 
 	mu     sync.Mutex
 	idle   []pooledConn // most recently released last
@@ -41,7 +43,7 @@ const (
 var errPoolClosed = errors.New("accounts: store closed")
 
 func newConnPool(cfg *pgx.ConnConfig, maxConns int) *connPool {
-	return &connPool{cfg: cfg, slots: make(chan struct{}, maxConns)}
+	return &connPool{cfg: cfg, slots: make(chan struct{}, maxConns), pingAfterIdle: poolPingAfterIdle}
 }
 
 // with runs fn on a connection of its own, waiting for one while ctx lasts.
@@ -104,7 +106,7 @@ func (p *connPool) usable(ctx context.Context, pc pooledConn) bool {
 	if pc.conn.IsClosed() || time.Since(pc.created) > poolMaxLifetime {
 		return false
 	}
-	if time.Since(pc.released) < poolPingAfterIdle {
+	if time.Since(pc.released) < p.pingAfterIdle {
 		return true
 	}
 	return pc.conn.Ping(ctx) == nil

@@ -75,6 +75,10 @@ type Redis struct {
 	Username     string   `yaml:"username"`
 	PasswordFile string   `yaml:"password_file"`
 	DB           int      `yaml:"db"`
+	// KeyPrefix is put before every key, so that several deployments (or
+	// tests) can share one Redis. "" puts none. Never "{…}": that would pin
+	// every key to one Cluster slot.
+	KeyPrefix string `yaml:"key_prefix"`
 }
 
 // Accounts selects the account store driver.

@@ -133,6 +133,8 @@ func (c *Config) checkRedis(ps *Problems) {
 		}
 	}
 	switch {
+	case strings.ContainsAny(r.KeyPrefix, "{} \t\r\n"):
+		ps.add("session.redis.key_prefix", "must not contain braces or white space (a brace would make it a Cluster hash tag)")
 	case r.DB < 0:
 		ps.add("session.redis.db", "must not be negative")
 	case r.DB != 0 && r.Cluster:

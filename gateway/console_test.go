@@ -378,7 +378,10 @@ func TestRevokedSessionIsRefusedOnNextRequest(t *testing.T) {
 }
 
 func TestIdleAndAbsoluteTimeouts(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.Session.IdleTimeout = 10 * time.Minute; c.Session.AbsoluteTimeout = time.Hour })
+	h := newHarness(t, func(c *config.Config) {
+		c.Session.IdleTimeout = 10 * time.Minute
+		c.Session.AbsoluteTimeout = time.Hour
+	})
 	h.createAccount("alice@example.com", "correct horse battery")
 	b := h.browser()
 	b.login("alice@example.com", "correct horse battery")

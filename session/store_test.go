@@ -102,6 +102,7 @@ func newMemoryEnv(t *testing.T) storeEnv {
 }
 
 func TestMemoryStoreConformance(t *testing.T) {
+	t.Parallel()
 	runStoreSuite(t, newMemoryEnv)
 }
 

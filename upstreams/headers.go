@@ -102,7 +102,8 @@ func foldHeaderByte(c byte) byte {
 
 // RemoveCookie removes the cookie called name from every Cookie line of h,
 // keeping all other cookies and their order, and deletes a line that is left
-// empty. The gateway's session cookie must never reach an upstream: a console
+// empty; the Cookie value slice of h is rewritten in place. The gateway's
+// session cookie must never reach an upstream: a console
 // that logs or reflects cookies would otherwise leak a live session token.
 // Names are compared after trimming blanks, since some upstream parsers trim
 // them; cookie names are otherwise case-sensitive (RFC 6265 §5.4).
@@ -111,25 +112,25 @@ func RemoveCookie(h http.Header, name string) {
 	if !ok || name == "" {
 		return
 	}
-	kept := lines[:0:0]
+	n := 0
 	changed := false
 	for _, line := range lines {
 		nl, lineChanged := removeCookieFromLine(line, name)
-		if lineChanged {
-			changed = true
-		}
+		changed = changed || lineChanged
 		if nl != "" {
-			kept = append(kept, nl)
+			lines[n] = nl // in place: the slice is h's own value
+			n++
 		}
 	}
 	if !changed {
 		return
 	}
-	if len(kept) == 0 {
+	if n == 0 {
 		delete(h, "Cookie")
 		return
 	}
-	h["Cookie"] = kept
+	clear(lines[n:])
+	h["Cookie"] = lines[:n:n]
 }
 
 // removeCookieFromLine returns line without the pairs called name, and

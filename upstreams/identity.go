@@ -1,7 +1,6 @@
 package upstreams
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -23,9 +22,6 @@ type Identity struct {
 	SessionID string
 	AMR       []string // authentication methods, RFC 8176 values such as "pwd", "otp"
 }
-
-// ErrBadIdentity is returned (wrapped) for an identity that cannot be sent.
-var ErrBadIdentity = errors.New("upstreams: bad identity")
 
 // Validate checks that id can be sent as headers and as an assertion:
 // user id and console present, a known MFA value, and no control character

@@ -1,15 +1,10 @@
 package upstreams
 
 import (
-	"errors"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 )
-
-// ErrBadPath is returned (wrapped, with the reason) by CanonicalPath for a
-// request path that has no safe canonical form. The gateway answers 400: such
-// a path is never redirected and never proxied.
-var ErrBadPath = errors.New("upstreams: bad request path")
 
 // pathError is one reason for ErrBadPath. The reasons are package variables so
 // that refusing hostile input allocates nothing.
@@ -107,10 +102,11 @@ func CanonicalPath(escaped string) (string, error) {
 }
 
 // normalizeEscapes validates every byte and rewrites escapes and raw
-// characters to their normal form. It returns s itself when nothing changes.
+// characters to their normal form. It returns s itself when nothing changes,
+// and allocates once otherwise.
 func normalizeEscapes(s string) (string, error) {
 	var (
-		out []byte // nil until the first byte that changes
+		out lazyCopy // untouched until the first byte that changes
 		u   utf8Check
 	)
 	for i := 0; i < len(s); i++ {
@@ -120,17 +116,14 @@ func normalizeEscapes(s string) (string, error) {
 			if u.pending() {
 				return "", errBadUTF8
 			}
-			if out != nil {
-				out = append(out, c)
-			}
+			out.byte(c)
 		case clsReject:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				return "", errBackslash
-			}
-			if c == '#' {
+			case '#':
 				return "", errFragment
-			}
-			if c == '?' {
+			case '?':
 				return "", errQuery
 			}
 			return "", errControl
@@ -142,10 +135,8 @@ func normalizeEscapes(s string) (string, error) {
 			} else if u.pending() {
 				return "", errBadUTF8
 			}
-			if out == nil {
-				out = startCopy(s, i)
-			}
-			out = append(out, '%', upperHex[c>>4], upperHex[c&0xf])
+			out.start(s, i)
+			out.escape(c)
 		case clsPercent:
 			if i+2 >= len(s) {
 				return "", errBadEscape
@@ -170,19 +161,15 @@ func normalizeEscapes(s string) (string, error) {
 			case u.pending():
 				return "", errBadUTF8
 			}
-			if pathClass[v] == clsUnreserved {
-				if out == nil {
-					out = startCopy(s, i)
-				}
-				out = append(out, v)
-			} else {
-				canon := s[i+1] == upperHex[hi] && s[i+2] == upperHex[lo]
-				if !canon && out == nil {
-					out = startCopy(s, i)
-				}
-				if out != nil {
-					out = append(out, '%', upperHex[hi], upperHex[lo])
-				}
+			switch {
+			case pathClass[v] == clsUnreserved:
+				out.start(s, i)
+				out.byte(v)
+			case s[i+1] != upperHex[hi] || s[i+2] != upperHex[lo]:
+				out.start(s, i)
+				out.escape(v)
+			default:
+				out.escape(v)
 			}
 			i += 2
 		}
@@ -190,16 +177,40 @@ func normalizeEscapes(s string) (string, error) {
 	if u.pending() {
 		return "", errBadUTF8
 	}
-	if out == nil {
+	if !out.on {
 		return s, nil
 	}
-	return string(out), nil
+	return out.b.String(), nil
 }
 
-func startCopy(s string, i int) []byte {
-	out := make([]byte, i, len(s)+16)
-	copy(out, s[:i])
-	return out
+// lazyCopy builds a changed copy of a string only from the first change on.
+type lazyCopy struct {
+	b  strings.Builder
+	on bool
+}
+
+// start begins the copy with s[:i], once.
+func (l *lazyCopy) start(s string, i int) {
+	if !l.on {
+		l.on = true
+		l.b.Grow(len(s) + 16)
+		l.b.WriteString(s[:i])
+	}
+}
+
+func (l *lazyCopy) byte(c byte) {
+	if l.on {
+		l.b.WriteByte(c)
+	}
+}
+
+// escape writes c as an upper-case percent-escape.
+func (l *lazyCopy) escape(c byte) {
+	if l.on {
+		l.b.WriteByte('%')
+		l.b.WriteByte(upperHex[c>>4])
+		l.b.WriteByte(upperHex[c&0xf])
+	}
 }
 
 func unhex(c byte) (byte, bool) {
@@ -296,6 +307,39 @@ func normalizeSegments(p string) (string, error) {
 	return string(out), nil
 }
 
+// RequestPath returns the path of r's request target exactly as the client
+// sent it, still escaped: the input CanonicalPath should get. It is preferred
+// over r.URL.EscapedPath(), which is a re-encoding of the decoded path
+// whenever the raw one holds a character net/url would escape ("|", "{"),
+// and that re-encoding has already turned "%2F" into "/" and "%2e" into ".".
+// The canonical form is safe either way (it is what is checked and
+// forwarded), but from the raw target a "%2F" is refused as it should be.
+// The query is cut off; an origin-form, absolute-form (RFC 9112 §3.2.2) or
+// asterisk-form target is read as such, and a request built in a test
+// (empty RequestURI) falls back to r.URL.EscapedPath().
+func RequestPath(r *http.Request) string {
+	uri := r.RequestURI
+	if uri == "" {
+		return r.URL.EscapedPath()
+	}
+	if uri[0] != '/' {
+		i := strings.Index(uri, "://")
+		if i < 0 {
+			return uri // "*" or garbage: CanonicalPath refuses it
+		}
+		rest := uri[i+3:]
+		j := strings.IndexAny(rest, "/?")
+		if j < 0 || rest[j] == '?' {
+			return "/"
+		}
+		uri = rest[j:]
+	}
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri
+}
+
 func segmentEnd(p string, i int) int {
 	if j := strings.IndexByte(p[i:], '/'); j >= 0 {
 		return i + j
@@ -328,6 +372,9 @@ const (
 func segmentKind(seg string) int {
 	if seg == "" {
 		return segEmpty
+	}
+	if seg[0] != '.' {
+		return segName // escapes are normal: a dot core starts with a raw "."
 	}
 	core := seg
 	if j := strings.IndexByte(core, ';'); j >= 0 {

@@ -3,8 +3,11 @@ package upstreams
 import (
 	"bufio"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -97,6 +100,7 @@ func TestCanonicalPath(t *testing.T) {
 				t.Fatalf("CanonicalPath(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 			checkCanonicalInvariants(t, tc.in, got)
+			checkSameAsPathClean(t, tc.in, got)
 		})
 	}
 }
@@ -213,7 +217,28 @@ func FuzzCanonicalPath(f *testing.F) {
 			return
 		}
 		checkCanonicalInvariants(t, in, got)
+		checkSameAsPathClean(t, in, got)
 	})
+}
+
+// checkSameAsPathClean is a differential oracle: decoded once, the input and
+// the canonical path name the same resource for path.Clean (which also
+// collapses "//" and resolves dot segments), and the canonical one is
+// already clean (but for its trailing slash).
+func checkSameAsPathClean(tb testing.TB, in, got string) {
+	tb.Helper()
+	din, err := url.PathUnescape(in)
+	if err != nil {
+		// Only raw characters that url.PathUnescape refuses can get here.
+		return
+	}
+	dout, _ := url.PathUnescape(got)
+	if path.Clean(din) != path.Clean(dout) {
+		tb.Fatalf("CanonicalPath(%q) = %q: path.Clean %q vs %q", in, got, path.Clean(din), path.Clean(dout))
+	}
+	if c := path.Clean(dout); c != strings.TrimSuffix(dout, "/") && c != dout {
+		tb.Fatalf("CanonicalPath(%q) = %q: decoded %q is not clean (%q)", in, got, dout, c)
+	}
 }
 
 func TestPublicPaths(t *testing.T) {
@@ -325,5 +350,57 @@ func BenchmarkCanonicalPath(b *testing.B) {
 				sinkString = s
 			}
 		})
+	}
+}
+
+func TestRequestPath(t *testing.T) {
+	tests := []struct {
+		name, requestURI, url, want string
+	}{
+		{"origin form", "/api/x?q=1", "", "/api/x"},
+		{"keeps encoded slash", "/api%2F..%2Fadmin|x?q", "", "/api%2F..%2Fadmin|x"},
+		{"no query", "/a/b", "", "/a/b"},
+		{"empty query", "/a?", "", "/a"},
+		{"query with slash", "/private?/api/", "", "/private"},
+		{"absolute form", "http://console.test/api/x?q=1", "", "/api/x"},
+		{"absolute form, no path", "http://console.test", "", "/"},
+		{"absolute form, query only", "http://console.test?x=/api/", "", "/"},
+		{"absolute form, https", "https://console.test:8443/a%2fb", "", "/a%2fb"},
+		{"asterisk", "*", "", "*"},
+		{"authority form", "console.test:443", "", "console.test:443"},
+		{"test request", "", "http://h/a%2Fb/c?d", "/a%2Fb/c"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Request{RequestURI: tc.requestURI, URL: &url.URL{Path: "/"}}
+			if tc.url != "" {
+				r.URL, _ = url.Parse(tc.url)
+			}
+			if got := RequestPath(r); got != tc.want {
+				t.Errorf("RequestPath = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRequestPathVersusEscapedPath shows why RequestPath exists: with a
+// character net/url re-escapes, EscapedPath has lost the %2F, RequestPath
+// keeps it (and CanonicalPath refuses it).
+func TestRequestPathVersusEscapedPath(t *testing.T) {
+	var fromRaw, fromURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fromRaw, fromURL = RequestPath(r), r.URL.EscapedPath()
+	}))
+	defer srv.Close()
+	rawRequest(t, srv.Listener.Addr().String(), "GET /api%2F..%2Fadmin|x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	if fromRaw != "/api%2F..%2Fadmin|x" {
+		t.Errorf("RequestPath = %q", fromRaw)
+	}
+	if _, err := CanonicalPath(fromRaw); !errors.Is(err, ErrBadPath) {
+		t.Errorf("CanonicalPath(%q) accepted", fromRaw)
+	}
+	if got, err := CanonicalPath(fromURL); err != nil || got != "/admin%7Cx" {
+		// Still safe: the canonical form is what is checked and forwarded.
+		t.Errorf("CanonicalPath(EscapedPath %q) = %q, %v", fromURL, got, err)
 	}
 }

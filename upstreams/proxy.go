@@ -64,7 +64,6 @@ type ProxyConfig struct {
 // Proxy forwards requests to one console's upstream. It is safe for
 // concurrent use.
 type Proxy struct {
-	console      string
 	scheme, host string // of the upstream
 	basePath     string // escaped, without trailing "/"
 	stripPrefix  string // canonical, without trailing "/"; "" strips nothing
@@ -177,7 +176,6 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	logger = logger.With("console", cfg.Console)
 
 	p := &Proxy{
-		console:      cfg.Console,
 		scheme:       u.Scheme,
 		host:         u.Host,
 		basePath:     base,
@@ -190,10 +188,9 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		log:          logger,
 	}
 	p.template = httputil.ReverseProxy{
-		Transport:    transport,
-		BufferPool:   copyBuffers,
-		ErrorHandler: p.handleError,
-		ErrorLog:     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		Transport:  transport,
+		BufferPool: copyBuffers,
+		ErrorLog:   slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// FlushInterval 0: ReverseProxy already flushes at once for
 		// text/event-stream and for bodies of unknown length.
 	}
@@ -216,11 +213,11 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 // As httputil.ReverseProxy does, a client that goes away while the body is
 // being copied aborts the handler with panic(http.ErrAbortHandler).
 func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath string, id *Identity, assertion string) {
-	rel, ok := p.relativePath(canonicalPath)
+	target, ok := p.upstreamPath(canonicalPath)
 	if !ok {
-		// The gateway routed a path outside this mount here: a bug, and
-		// not one to paper over by forwarding something else.
-		p.log.Error("upstream proxy: path outside the mount", "prefix", p.stripPrefix)
+		// A path that is not canonical, or outside this mount, is a
+		// gateway bug, and not one to paper over by forwarding it.
+		p.log.Error("upstream proxy: path not canonical or outside the mount", "prefix", p.stripPrefix)
 		p.writeError(w, r, http.StatusInternalServerError)
 		return
 	}
@@ -232,63 +229,92 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath st
 		}
 	}
 	// A ReverseProxy is a plain struct; a per-request copy carries this
-	// request's path and identity into Rewrite for two small allocations,
+	// request's path and identity into Rewrite for two small closures,
 	// cheaper than a context value plus r.WithContext.
 	rp := p.template
-	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, rel, id, assertion) }
+	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, target, id, assertion) }
+	// ReverseProxy hands its error handler the outbound request (upstream
+	// URL, identity headers); ErrorPage and the log get the client's.
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) { p.handleError(w, r, err) }
 	rp.ServeHTTP(w, r)
 }
 
-// relativePath removes the mount prefix: "/dedibox/x" → "/x",
-// "/dedibox" and "/dedibox/" → "/".
-func (p *Proxy) relativePath(canonical string) (string, bool) {
-	if p.stripPrefix == "" {
-		return canonical, canonical != "" && canonical[0] == '/'
+// upstreamPath is the upstream's path for a canonical request path: the
+// mount prefix removed ("/dedibox/x" → "/x"; "/dedibox" and "/dedibox/" →
+// "/"), the upstream's base path prepended, in escaped and decoded form.
+// The canonical form is checked again here (no allocation when it is):
+// Forward must never be the place where another spelling slips through.
+func (p *Proxy) upstreamPath(canonical string) (upstreamTarget, bool) {
+	if c, err := CanonicalPath(canonical); err != nil || c != canonical {
+		return upstreamTarget{}, false
 	}
-	if !strings.HasPrefix(canonical, p.stripPrefix) {
-		return "", false
+	rel := canonical
+	if p.stripPrefix != "" {
+		if !strings.HasPrefix(canonical, p.stripPrefix) {
+			return upstreamTarget{}, false
+		}
+		rel = canonical[len(p.stripPrefix):]
+		switch {
+		case rel == "":
+			rel = "/"
+		case rel[0] != '/':
+			return upstreamTarget{}, false // "/dediboxx" is not under "/dedibox"
+		}
 	}
-	rest := canonical[len(p.stripPrefix):]
-	if rest == "" {
-		return "/", true
+	t := upstreamTarget{escaped: rel}
+	if p.basePath != "" {
+		t.escaped = p.basePath + rel
 	}
-	if rest[0] != '/' {
-		return "", false // "/dediboxx" is not under "/dedibox"
+	t.decoded = t.escaped
+	if strings.IndexByte(t.escaped, '%') >= 0 {
+		dec, err := url.PathUnescape(t.escaped)
+		if err != nil {
+			return upstreamTarget{}, false
+		}
+		t.decoded = dec
 	}
-	return rest, true
+	return t, true
+}
+
+// upstreamTarget is the outbound path. Both forms are set on the URL so that
+// net/url sends exactly the escaped one (URL.EscapedPath uses RawPath when
+// it is a valid encoding of Path, which a canonical path always is).
+type upstreamTarget struct{ escaped, decoded string }
+
+// CloseIdleConnections closes the idle upstream connections of this proxy's
+// transport (at shutdown or when a configuration reload replaces it).
+func (p *Proxy) CloseIdleConnections() {
+	if c, ok := p.transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // rewrite builds the outbound request. ReverseProxy has already cloned the
 // request, removed hop-by-hop headers and Forwarded/X-Forwarded-*, and
 // re-added Connection/Upgrade for an upgrade request.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest, rel string, id *Identity, assertion string) {
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Identity, assertion string) {
 	in, out := pr.In, pr.Out
 
-	escaped := rel
-	if p.basePath != "" {
-		escaped = p.basePath + rel
-	}
 	out.URL.Scheme = p.scheme
 	out.URL.Host = p.host
 	out.URL.Opaque = ""
 	out.URL.User = nil
-	out.URL.RawPath = escaped
-	out.URL.Path = escaped
-	if strings.IndexByte(escaped, '%') >= 0 {
-		// Cannot fail on a canonical path; if it did, refuse to guess.
-		dec, err := url.PathUnescape(escaped)
-		if err != nil {
-			dec = "/"
-			out.URL.RawPath = ""
-		}
-		out.URL.Path = dec
-	}
+	out.URL.Path = target.decoded
+	out.URL.RawPath = target.escaped
 	// ReverseProxy drops query parameters it cannot parse (";"), which
 	// would break legacy consoles; the gateway takes no decision on the
 	// query, so there is no parser disagreement to defend against here.
 	out.URL.RawQuery = in.URL.RawQuery
 	out.URL.ForceQuery = in.URL.ForceQuery
 	out.Host = in.Host
+
+	// Room for the headers set below, so that the map grows once, not
+	// several times.
+	h := make(http.Header, len(out.Header)+16)
+	for k, v := range out.Header {
+		h[k] = v
+	}
+	out.Header = h
 
 	// Client-sent identity and forwarding claims go first (ASVS V4.1.3),
 	// in headers and in declared trailers alike.
@@ -312,18 +338,37 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, rel string, id *Identity, ass
 // Forwarded (RFC 7239) is not produced: one format, set by us alone, leaves
 // no second one for a client to forge (ReverseProxy already removed it).
 func (p *Proxy) setForwarded(in, out *http.Request) {
+	vals := make([]string, 3) // one backing array for the three values
 	peer := parsePeer(in.RemoteAddr)
 	switch {
 	case !peer.IsValid():
 		delete(out.Header, "X-Forwarded-For")
 	case isTrusted(peer, p.trusted) && len(in.Header["X-Forwarded-For"]) > 0:
 		prior := strings.Join(in.Header["X-Forwarded-For"], ", ")
-		out.Header["X-Forwarded-For"] = []string{prior + ", " + peer.String()}
+		vals[0] = prior + ", " + addrString(in.RemoteAddr, peer)
+		out.Header["X-Forwarded-For"] = vals[0:1:1]
 	default:
-		out.Header["X-Forwarded-For"] = []string{peer.String()}
+		vals[0] = addrString(in.RemoteAddr, peer)
+		out.Header["X-Forwarded-For"] = vals[0:1:1]
 	}
-	out.Header["X-Forwarded-Host"] = []string{in.Host}
-	out.Header["X-Forwarded-Proto"] = []string{p.publicScheme}
+	vals[1], vals[2] = in.Host, p.publicScheme
+	out.Header["X-Forwarded-Host"] = vals[1:2:2]
+	out.Header["X-Forwarded-Proto"] = vals[2:3:3]
+}
+
+// addrString returns the text of peer, reusing the host part of remoteAddr
+// (no allocation) when it is already spelled canonically, as net/http
+// spells it.
+func addrString(remoteAddr string, peer netip.Addr) string {
+	host := remoteAddr
+	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
+		host = h
+	}
+	var buf [64]byte
+	if b := peer.AppendTo(buf[:0]); string(b) == host {
+		return host
+	}
+	return peer.String()
 }
 
 // filterUpgrade lets WebSocket upgrades through and drops every other
@@ -346,9 +391,9 @@ func filterUpgrade(h http.Header) {
 
 // handleError answers a failed upstream exchange: 504 when the upstream did
 // not answer in time, 502 for anything else (refused, reset, bad response).
-// Nothing is written when the client itself went away. The log line holds
-// no URL: the transport's error text would carry the query, which may hold
-// secrets.
+// Nothing is written when the client itself went away. r is the client's
+// request. The log line holds the path but not the query, which may hold
+// secrets (the transport's url.Error text would carry it, so it is unwrapped).
 func (p *Proxy) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		return
@@ -376,24 +421,26 @@ func (p *Proxy) writeError(w http.ResponseWriter, r *http.Request, status int) {
 }
 
 // copyBuffers lends ReverseProxy its 32 KiB copy buffers, which it would
-// otherwise allocate for every response.
+// otherwise allocate for every response. The pool holds array pointers, so
+// that neither Get nor Put allocates.
 var copyBuffers = &bufferPool{}
+
+const copyBufferSize = 32 << 10
 
 type bufferPool struct{ p sync.Pool }
 
 func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
+	if a, ok := b.p.Get().(*[copyBufferSize]byte); ok {
+		return a[:]
 	}
-	return make([]byte, 32<<10)
+	return new([copyBufferSize]byte)[:]
 }
 
 func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) != 32<<10 {
+	if cap(buf) != copyBufferSize {
 		return
 	}
-	buf = buf[:cap(buf)]
-	b.p.Put(&buf)
+	b.p.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
 }
 
 // headerTimeoutTransport enforces a response-header timeout on a RoundTripper
@@ -414,6 +461,13 @@ type headerTimeoutError struct{}
 func (*headerTimeoutError) Error() string   { return "upstreams: timeout awaiting response headers" }
 func (*headerTimeoutError) Timeout() bool   { return true }
 func (*headerTimeoutError) Temporary() bool { return true }
+
+// CloseIdleConnections passes through to the wrapped transport.
+func (t *headerTimeoutTransport) CloseIdleConnections() {
+	if c, ok := t.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
 
 func (t *headerTimeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithCancelCause(req.Context())

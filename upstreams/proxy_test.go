@@ -87,7 +87,7 @@ type gatewayOpts struct {
 func newGateway(tb testing.TB, p *Proxy, opts gatewayOpts) *httptest.Server {
 	tb.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		canon, err := CanonicalPath(r.URL.EscapedPath())
+		canon, err := CanonicalPath(RequestPath(r))
 		if err != nil {
 			http.Error(w, "bad path", http.StatusBadRequest)
 			return
@@ -436,17 +436,20 @@ func TestProxyBadGateway(t *testing.T) {
 	l.Close() // a closed port: connection refused
 
 	var pageStatus atomic.Int32
+	var pagePath, pageIdentity atomic.Value
 	p := mustProxy(t, ProxyConfig{
-		Console: "dedibox", Upstream: mustURL(t, "http://"+addr),
+		Console: "dedibox", Upstream: mustURL(t, "http://"+addr), StripPrefix: "/mount/",
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) {
 			pageStatus.Store(int32(status))
+			pagePath.Store(r.URL.Path)
+			pageIdentity.Store(r.Header.Get("X-Auth-User-Id"))
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
 			json.NewEncoder(w).Encode(map[string]string{"error": "upstream_unavailable"})
 		},
 	})
 	gw := newGateway(t, p, gatewayOpts{identity: testIdentity(), signer: mustSigner(t, nil)})
-	resp, err := http.Get(gw.URL + "/x?token=SECRET")
+	resp, err := http.Get(gw.URL + "/mount/x?token=SECRET")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,6 +460,10 @@ func TestProxyBadGateway(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "upstream_unavailable") {
 		t.Errorf("body %q: ErrorPage not used", body)
+	}
+	// ErrorPage gets the client's request, not the outbound one.
+	if pagePath.Load() != "/mount/x" || pageIdentity.Load() != "" {
+		t.Errorf("ErrorPage request: path %v, X-Auth-User-Id %v", pagePath.Load(), pageIdentity.Load())
 	}
 
 	// Without ErrorPage: plain text.
@@ -899,4 +906,21 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 func newTestLogger(mu *sync.Mutex, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(lockedWriter{mu, w}, nil))
+}
+
+// TestProxyRefusesNonCanonicalPath: Forward re-checks its input; a gateway
+// bug passing r.URL.Path or a raw path never reaches the upstream.
+func TestProxyRefusesNonCanonicalPath(t *testing.T) {
+	up := newRecordingUpstream(t)
+	p := mustProxy(t, ProxyConfig{Console: "c", Upstream: mustURL(t, up.URL)})
+	for _, path := range []string{"", "x", "/api/../admin", "/api/..;/admin", "//admin", "/a/%2e%2e/b", "/a%2fb", "/a/./b", "/%7e", "/a b"} {
+		rec := httptest.NewRecorder()
+		p.Forward(rec, httptest.NewRequest("GET", "http://c.test/", nil), path, nil, "")
+		if rec.Code != http.StatusInternalServerError {
+			t.Errorf("Forward(%q): status %d, want 500", path, rec.Code)
+		}
+	}
+	if up.count() != 0 {
+		t.Errorf("%d non-canonical paths forwarded", up.count())
+	}
 }

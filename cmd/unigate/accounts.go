@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"unigate/accounts"
+)
+
+// maxStdinPassword bounds what is read from stdin: far above any valid
+// password, so that a longer one is reported as too long, not truncated.
+const maxStdinPassword = 4 << 10
+
+// accounts runs "accounts create".
+func (c *cli) accounts(ctx context.Context, args []string) error {
+	const synopsis = "create --email E --password-stdin [--config FILE]"
+	if len(args) == 0 || isHelp(args[0]) {
+		if len(args) > 0 {
+			fmt.Fprintf(c.stdout, "usage: unigate accounts %s\n", synopsis)
+			return nil
+		}
+		return usageErrorf("accounts: want a subcommand: unigate accounts %s", synopsis)
+	}
+	if args[0] != "create" {
+		return usageErrorf("accounts: unknown subcommand %q: want unigate accounts %s", args[0], synopsis)
+	}
+	fs := c.flagSet("accounts create", "--email E --password-stdin [--config FILE]",
+		"Create one unified account, email verified, with a new account in each configured console.\n"+
+			"The password is read from standard input; one trailing newline is dropped. Prints the account id.")
+	email := fs.String("email", "", "the account's `email` address")
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
+	path := fs.String("config", defaultConfig, "configuration `FILE`")
+	if err := c.parse(fs, args[1:]); err != nil {
+		return err
+	}
+	switch {
+	case *email == "":
+		return usageErrorf("accounts create: --email is required")
+	case !*passwordStdin:
+		// A password in argv is visible to every user through ps and lands
+		// in shell history.
+		return usageErrorf("accounts create: --password-stdin is required: the password is read from standard input, never from the command line")
+	}
+	addr, err := accounts.NormalizeEmail(*email)
+	if err != nil {
+		return usageErrorf("accounts create: --email: %v", err)
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(c.stdin)
+	if err != nil {
+		return fmt.Errorf("accounts create: reading the password from stdin: %w", err)
+	}
+	if err := checkPassword(password, cfg.Login.PasswordMinLength); err != nil {
+		return usageErrorf("accounts create: %v", err)
+	}
+
+	store, err := accounts.Open(ctx, cfg.Accounts.Driver, cfg.Accounts.DSN)
+	if err != nil {
+		return fmt.Errorf("accounts create: %w", err)
+	}
+	defer store.Close()
+	hash, err := accounts.NewHasher(1).Hash(ctx, password)
+	if err != nil {
+		return fmt.Errorf("accounts create: %w", err)
+	}
+	a := &accounts.Account{Email: addr, EmailVerified: true, PasswordHash: hash}
+	// One account in each console, as sign-up makes (DESIGN.md); the
+	// console learns of it through the identity headers.
+	consoles := make([]accounts.ConsoleAccount, len(cfg.Consoles))
+	for i, con := range cfg.Consoles {
+		consoles[i] = accounts.ConsoleAccount{Console: con.ID, ExternalID: uuid.NewString()}
+	}
+	switch err := store.CreateAccount(ctx, a, consoles); {
+	case errors.Is(err, accounts.ErrEmailTaken):
+		return errors.New("accounts create: email already in use")
+	case err != nil:
+		return fmt.Errorf("accounts create: %w", err)
+	}
+	fmt.Fprintln(c.stdout, a.ID)
+	return nil
+}
+
+// readPassword reads the password from r and drops exactly one trailing
+// newline ("\n" or "\r\n"), the one echo and here-strings add: every other
+// byte is part of the password.
+func readPassword(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxStdinPassword+1))
+	if err != nil {
+		return "", err
+	}
+	s := string(b)
+	if t, ok := strings.CutSuffix(s, "\n"); ok {
+		s = strings.TrimSuffix(t, "\r")
+	}
+	return s, nil
+}
+
+// checkPassword applies the length rules of NIST SP 800-63B §3.1.1.2: at
+// least minLength characters, at most accounts.MaxPasswordBytes bytes (never
+// truncated), no composition rules.
+func checkPassword(pw string, minLength int) error {
+	switch {
+	case !utf8.ValidString(pw):
+		return errors.New("the password is not valid UTF-8")
+	case len(pw) > accounts.MaxPasswordBytes:
+		return fmt.Errorf("the password is longer than %d bytes", accounts.MaxPasswordBytes)
+	case utf8.RuneCountInString(pw) < minLength:
+		return fmt.Errorf("the password is shorter than %d characters (login.password_min_length)", minLength)
+	}
+	return nil
+}

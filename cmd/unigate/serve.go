@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"unigate/accounts"
+	"unigate/config"
+	"unigate/gateway"
+	"unigate/session"
+	"unigate/upstreams"
+)
+
+// runServe runs the gateway until ctx ends (SIGTERM/SIGINT), then drains:
+// it stops accepting, lets in-flight requests finish within shutdown_grace,
+// and returns nil (exit 0).
+func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
+	logger := newLogger(stderr, cfg.Log.Level)
+	store, closeStore, err := openSessionStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	acc, err := accounts.Open(ctx, cfg.Accounts.Driver, cfg.Accounts.DSN)
+	if err != nil {
+		return fmt.Errorf("account store: %w", err)
+	}
+	defer acc.Close()
+	return serveGatewayOn(ctx, cfg, store, acc, logger, nil, nil)
+}
+
+// serveGatewayOn builds the gateway on the given stores and serves it on ln
+// (nil: cfg.Listen) and the operator listener on cfg.Metrics.Listen. ready,
+// when not nil, is called with the bound public address once listening.
+func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store, acc accounts.Store, logger *slog.Logger, ln net.Listener, ready func(addr string)) error {
+	signer, err := upstreams.NewSigner(cfg.SigningKey(), cfg.Public().String(), time.Now)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("signing key: %w", err)
+	}
+	reg := gateway.NewMetricsRegistry()
+	gw, err := gateway.New(gateway.Deps{
+		Config:   cfg,
+		Sessions: store,
+		Accounts: acc,
+		Hasher:   accounts.NewHasher(0),
+		Signer:   signer,
+		Logger:   logger,
+		Registry: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	public := newHTTPServer(gw, logger)
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+	}
+	servers := []*http.Server{public}
+	listeners := []net.Listener{ln}
+	if cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen %s (metrics): %w", cfg.Metrics.Listen, err)
+		}
+		servers = append(servers, newHTTPServer(gw.MetricsHandler(reg), logger))
+		listeners = append(listeners, mln)
+	}
+
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	logger.Info("unigate serving", "listen", ln.Addr().String(), "metrics", cfg.Metrics.Listen, "public_url", cfg.Public().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		for _, srv := range servers {
+			srv.Close()
+		}
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+	defer cancel()
+	var firstErr error
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		logger.Warn("in-flight requests cut at the end of the grace period", "err", firstErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// newHTTPServer sets the limits that protect the listener (SECURITY family 8):
+// a header read timeout against slow clients, a header size cap (431 past
+// it). No overall read/write timeout: console uploads, downloads and
+// WebSockets may legitimately last long.
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+func openSessionStore(cfg *config.Config) (session.Store, func(), error) {
+	if cfg.Session.Store == "memory" {
+		return session.NewMemoryStore(nil), func() {}, nil
+	}
+	r := cfg.Session.Redis
+	password := ""
+	if r.PasswordFile != "" {
+		p, err := config.ReadSecret(r.PasswordFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session.redis.password_file: %w", err)
+		}
+		password = p
+	}
+	client, err := session.NewRedisClient(session.RedisClientOptions{
+		URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
+		Username: r.Username, Password: password, DB: r.DB,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("session store: %w", err)
+	}
+	return session.NewRedisStore(client, session.RedisOptions{KeyPrefix: r.KeyPrefix}), func() { client.Close() }, nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+var _ prometheus.Gatherer = (*prometheus.Registry)(nil)
