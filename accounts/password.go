@@ -27,6 +27,7 @@ const bcryptMaxBytes = 72
 // Every hash and verification holds one of a fixed number of slots, so a flood
 // of login attempts queues instead of allocating argon2's memory (19 MiB each)
 // without limit (ASVS V6.3.1 defends the account; this defends the process).
+// Make one with NewHasher; the zero Hasher is not usable.
 type Hasher struct {
 	params argonParams
 	slots  chan struct{}

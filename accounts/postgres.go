@@ -6,37 +6,38 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
-	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // OpenPostgres connects to PostgreSQL and applies pending migrations. dsn is a
 // libpq URL or key=value string; any server setting can ride in it as a
 // run-time parameter (search_path=tenant_a puts the tables in that schema,
-// which must exist). pool_max_conns=N caps the connections (default
-// max(4, NumCPU)), as with pgxpool.
+// which must exist). pgxpool's settings ride in it too: pool_max_conns=N caps
+// the connections (default max(4, NumCPU)).
 func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: postgres dsn: %w", err)
 	}
-	maxConns := max(4, runtime.NumCPU())
-	if v, ok := cfg.RuntimeParams["pool_max_conns"]; ok {
-		delete(cfg.RuntimeParams, "pool_max_conns")
-		if maxConns, err = strconv.Atoi(v); err != nil || maxConns < 1 {
-			return nil, fmt.Errorf("accounts: postgres dsn: pool_max_conns=%q: want a positive integer", v)
-		}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = int32(max(4, runtime.NumCPU()))
 	}
-	db := &pgDatabase{pool: newConnPool(cfg, maxConns)}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: postgres: %w", err)
+	}
+	db := &pgDatabase{pool: pool}
 	if err := db.setLockKey(ctx); err != nil {
-		db.pool.close()
+		pool.Close()
 		return nil, err
 	}
 	s := newSQLStore(db)
 	if err := migrate(ctx, db, s.now()); err != nil {
-		db.pool.close()
+		pool.Close()
 		return nil, err
 	}
 	return s, nil
@@ -44,7 +45,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 
 // pgDatabase is the PostgreSQL driver.
 type pgDatabase struct {
-	pool *connPool
+	pool *pgxpool.Pool
 	// lockKey names the advisory lock that serialises migrations of this
 	// schema; stores in other schemas of the same database do not wait.
 	lockKey int64
@@ -52,7 +53,7 @@ type pgDatabase struct {
 
 func (d *pgDatabase) setLockKey(ctx context.Context) error {
 	var schema *string
-	err := d.pool.with(ctx, func(c *pgx.Conn) error {
+	err := withConn(ctx, d.pool, func(c *pgx.Conn) error {
 		return c.QueryRow(ctx, "SELECT current_schema()").Scan(&schema)
 	})
 	if err != nil {
@@ -68,7 +69,7 @@ func (d *pgDatabase) setLockKey(ctx context.Context) error {
 }
 
 func (d *pgDatabase) exec(ctx context.Context, sql string, args ...any) (n int64, err error) {
-	err = d.pool.with(ctx, func(c *pgx.Conn) error {
+	err = withConn(ctx, d.pool, func(c *pgx.Conn) error {
 		n, err = pgQuerier{c}.exec(ctx, sql, args...)
 		return err
 	})
@@ -76,19 +77,19 @@ func (d *pgDatabase) exec(ctx context.Context, sql string, args ...any) (n int64
 }
 
 func (d *pgDatabase) queryRow(ctx context.Context, sql string, args []any, dest ...any) error {
-	return d.pool.with(ctx, func(c *pgx.Conn) error {
+	return withConn(ctx, d.pool, func(c *pgx.Conn) error {
 		return pgQuerier{c}.queryRow(ctx, sql, args, dest...)
 	})
 }
 
 func (d *pgDatabase) query(ctx context.Context, sql string, args []any, each func(scan func(dest ...any) error) error) error {
-	return d.pool.with(ctx, func(c *pgx.Conn) error {
+	return withConn(ctx, d.pool, func(c *pgx.Conn) error {
 		return pgQuerier{c}.query(ctx, sql, args, each)
 	})
 }
 
 func (d *pgDatabase) inTx(ctx context.Context, fn func(q querier) error) error {
-	return d.pool.with(ctx, func(c *pgx.Conn) error {
+	return withConn(ctx, d.pool, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error { return fn(pgQuerier{tx}) })
 	})
 }
@@ -119,12 +120,19 @@ func (d *pgDatabase) violation(err error) (constraintViolation, bool) {
 }
 
 func (d *pgDatabase) ping(ctx context.Context) error {
-	return d.pool.with(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) })
+	return withConn(ctx, d.pool, func(c *pgx.Conn) error { return c.Ping(ctx) })
 }
 
 func (d *pgDatabase) close() error {
-	d.pool.close()
+	d.pool.Close()
 	return nil
+}
+
+// withConn runs fn on a pooled connection. pgxpool pings a connection that
+// sat idle before handing it out, so one closed by a server restart or a
+// failover is replaced instead of failing the request.
+func withConn(ctx context.Context, pool *pgxpool.Pool, fn func(c *pgx.Conn) error) error {
+	return pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error { return fn(c.Conn()) })
 }
 
 // pgRunner is what a *pgx.Conn and a pgx.Tx have in common.

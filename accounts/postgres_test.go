@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -18,7 +19,6 @@ func TestPostgresReconnects(t *testing.T) {
 	dsn := accountstest.PostgresDSN(t)
 	app := "unigate_accounts_test_" + randomHex(t)
 	s := openStore(t, driverUnderTest{name: DriverPostgres}, withParam(t, dsn, "application_name", app))
-	s.db.(*pgDatabase).pool.pingAfterIdle = 0
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +37,7 @@ func TestPostgresReconnects(t *testing.T) {
 		t.Fatalf("terminated %d backends: %v", killed, err)
 	}
 
+	time.Sleep(1100 * time.Millisecond) // pgxpool pings connections idle for a second or more
 	if _, err := s.AccountByEmail(ctx, "nobody@example.com"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("after the server closed the connections: %v, want ErrNotFound", err)
 	}
@@ -48,7 +49,7 @@ func TestPostgresReconnects(t *testing.T) {
 func TestPostgresPoolLimit(t *testing.T) {
 	dsn := withParam(t, accountstest.PostgresDSN(t), "pool_max_conns", "1")
 	s := openStore(t, driverUnderTest{name: DriverPostgres}, dsn)
-	if got := cap(s.db.(*pgDatabase).pool.slots); got != 1 {
+	if got := s.db.(*pgDatabase).pool.Config().MaxConns; got != 1 {
 		t.Fatalf("pool size = %d, want 1", got)
 	}
 	errs := make(chan error, 10)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -29,7 +31,8 @@ const sqliteBusyTimeoutMS = 10000
 //     awaited for up to busy_timeout;
 //   - synchronous=FULL: a committed account survives a power cut (writes are
 //     rare next to reads, so the fsync per commit is cheap);
-//   - foreign_keys on, and the read connections are query_only.
+//   - foreign_keys on, and the read connections are query_only;
+//   - a new file is created with mode 0600.
 func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file::memory:") {
 		// Each connection would get its own empty in-memory database.
@@ -38,6 +41,13 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: sqlite dsn: %w", err)
+	}
+	// The file holds password hashes: only its owner may read it. SQLite gives
+	// the -wal and -shm files the same mode as the database file.
+	if f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("accounts: sqlite: %w", err)
+	} else if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("accounts: sqlite: %w", err)
 	}
 	// A file: URI with the path escaped, so that '?', '#' or '%' in a file
 	// name cannot be read as parameters.
@@ -52,7 +62,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxIdleTime(0)
-	if err := writer.PingContext(ctx); err != nil {
+	if err := pingWhileBusy(ctx, writer); err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("accounts: sqlite: %w", err)
 	}
@@ -72,6 +82,26 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// pingWhileBusy opens the writer's connection, waiting out SQLITE_BUSY:
+// switching a new file to WAL needs a moment of exclusive access, and SQLite
+// answers BUSY at once (without its busy handler) while another process
+// starting at the same time holds the file.
+func pingWhileBusy(ctx context.Context, db *sql.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, sqliteBusyTimeoutMS*time.Millisecond)
+	defer cancel()
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // sqliteDatabase is the SQLite driver: one writer connection, a read pool.

@@ -34,15 +34,21 @@ func TestOpenRefusesBadDSN(t *testing.T) {
 	}
 }
 
-// TestSQLiteFile: the file is in WAL mode with foreign keys on, a path with
-// URI-special characters is a plain file name, and read connections cannot
-// write.
+// TestSQLiteFile: the file is private to its owner, in WAL mode with foreign
+// keys on, a path with URI-special characters is a plain file name, and read
+// connections cannot write.
 func TestSQLiteFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "odd?name#1%20.db")
 	s := openStore(t, driverUnderTest{name: DriverSQLite}, path)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("database file not at %q: %v", path, err)
+	for _, name := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("database file not at %q: %v", name, err)
+		}
+		if mode := fi.Mode().Perm(); mode != 0o600 {
+			t.Errorf("%s has mode %v, want 0600 (it holds password hashes)", filepath.Base(name), mode)
+		}
 	}
 	db := s.db.(*sqliteDatabase)
 	var mode string

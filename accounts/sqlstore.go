@@ -14,12 +14,12 @@ import (
 )
 
 // sqlStore implements Store once, over either driver's database.
-var _ Store = (*sqlStore)(nil)
-
 type sqlStore struct {
 	db  database
-	now func() time.Time
+	now func() time.Time // time.Now; tests set a fake clock
 }
+
+var _ Store = (*sqlStore)(nil)
 
 func newSQLStore(db database) *sqlStore {
 	return &sqlStore{db: db, now: time.Now}
@@ -63,7 +63,10 @@ func (s *sqlStore) CreateAccount(ctx context.Context, a *Account, consoles []Con
 	if err != nil {
 		return err
 	}
-	updated, _ := encodeTime(acc.UpdatedAt)
+	updated, err := encodeTime(acc.UpdatedAt)
+	if err != nil {
+		return err
+	}
 	rows := make([]ConsoleAccount, len(consoles))
 	for i, ca := range consoles {
 		if ca.AccountID != "" && ca.AccountID != acc.ID {

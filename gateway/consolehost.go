@@ -124,8 +124,16 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite,
 		rec = &statusRecorder{ResponseWriter: w}
 	}
 	c.proxy.Forward(rec, r, canonical, id, assertion)
-	s.metrics.observeProxy(c.id, rec.code(), s.now().Sub(start).Seconds())
+	code := rec.code()
+	if rec.status == 0 && r.Context().Err() != nil {
+		code = statusClientClosed // nothing was written: the client went away
+	}
+	s.metrics.observeProxy(c.id, code, s.now().Sub(start).Seconds())
 }
+
+// statusClientClosed is recorded (never sent) when the client left before
+// the upstream answered, after nginx's 499.
+const statusClientClosed = 499
 
 // unauthenticated answers a console request without a complete session
 // (CONTRACT §4): a browser navigation goes to the login page with the

@@ -114,7 +114,8 @@ func (s *Server) mountFor(canonical string) *consoleSite {
 // redirect to the canonical form for GET/HEAD, 400 otherwise or when the
 // path cannot be canonicalised (CONTRACT §3, ASVS V1.1.1).
 func (s *Server) canonicalOrAnswer(w http.ResponseWriter, r *http.Request) (string, bool) {
-	raw := r.URL.EscapedPath()
+	// The path as it came on the wire: EscapedPath would re-encode it.
+	raw := upstreams.RequestPath(r)
 	canonical, err := upstreams.CanonicalPath(raw)
 	if err != nil {
 		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The request path is not valid."))

@@ -36,7 +36,7 @@ type Deps struct {
 	Registry prometheus.Registerer
 	// Clock is injected so that timeouts and lockouts are testable; nil => time.Now.
 	Clock func() time.Time
-	// Transport to the upstreams; nil => upstreams.NewTransport().
+	// Transport to the upstreams; nil => a tuned transport per console (production).
 	Transport http.RoundTripper
 }
 
@@ -128,12 +128,10 @@ func New(d Deps) (*Server, error) {
 	}
 	s.cookies = codec
 
-	transport := d.Transport
-	if transport == nil {
-		transport = upstreams.NewTransport()
-	}
 	for _, c := range cfg.Consoles {
-		site, err := s.newConsoleSite(c, transport)
+		// A nil transport gives each console its own clone of the tuned
+		// transport, with the console's timeout as its response-header timeout.
+		site, err := s.newConsoleSite(c, d.Transport)
 		if err != nil {
 			return nil, err
 		}
@@ -242,4 +240,19 @@ func (s *Server) Ready(ctx context.Context) map[string]string {
 		}
 	}
 	return failed
+}
+
+// NewHTTPServer wraps h in an http.Server with the limits that protect a
+// listener (SECURITY family 8): a header read timeout against slow clients,
+// a header size cap (431 past it) and an idle timeout. There is no overall
+// read or write timeout: console uploads, downloads and WebSockets may
+// legitimately last long.
+func NewHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }

@@ -16,11 +16,11 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Assertion lifetimes. CONTRACT §6 caps the life of an assertion at five
-// minutes; a cached one is handed out while more than assertionRefresh of
-// it remains, so an upstream never receives one with less than that left
-// (except under the concurrent-refresh grace below, never under
-// assertionMinLeft).
+// AssertionLifetime is the life of an assertion (exp - iat); CONTRACT §6
+// allows at most five minutes. A cached assertion is reused while more than
+// assertionRefresh of it remains; while one caller re-signs, the others may
+// still get the current one down to assertionMinLeft, never below, so an
+// upstream always has time (and clock-skew room) to verify it.
 const (
 	AssertionLifetime = 5 * time.Minute
 	assertionRefresh  = 60 * time.Second
@@ -41,9 +41,10 @@ const (
 // Signer signs identity assertions (ES256 JWTs) for the upstreams and
 // publishes the public key as a JWKS. It is safe for concurrent use.
 //
-// Signing costs tens of microseconds, far more than the proxying itself, so
-// a signed token is cached per identity and reused until less than a minute
-// of its five remains. The cache is keyed by a seeded (unpredictable) 64-bit
+// An ES256 signature costs tens of microseconds of CPU, as much as the rest
+// of the proxying, for a token that stays valid for minutes; so a signed
+// token is cached per identity and reused until less than a minute of its
+// five remains. The cache is keyed by a seeded (unpredictable) 64-bit
 // hash of every identity field; a hit is only taken after comparing every
 // field with the cached identity, so two identities can never share a token,
 // even on a hash collision.

@@ -844,8 +844,19 @@ func benchmarkUpstream(b *testing.B) *httptest.Server {
 // BenchmarkForward is the gateway's per-request work for an authenticated
 // request: canonical path, cached assertion, Forward to an httptest upstream.
 func BenchmarkForward(b *testing.B) {
+	benchmarkForward(b, nil)
+}
+
+// BenchmarkForwardCallerTransport is BenchmarkForward with a caller-supplied
+// (shared) transport, whose timeout is enforced per request by
+// headerTimeoutTransport.
+func BenchmarkForwardCallerTransport(b *testing.B) {
+	benchmarkForward(b, NewTransport())
+}
+
+func benchmarkForward(b *testing.B, transport http.RoundTripper) {
 	up := benchmarkUpstream(b)
-	p := mustProxy(b, ProxyConfig{Console: "dedibox", Upstream: mustURL(b, up.URL), CookieName: "unigate_session", PublicScheme: "https"})
+	p := mustProxy(b, ProxyConfig{Console: "dedibox", Upstream: mustURL(b, up.URL), CookieName: "unigate_session", PublicScheme: "https", Transport: transport})
 	s := mustSigner(b, nil)
 	id := testIdentity()
 	req := httptest.NewRequest("GET", "http://console.example.test/api/v1/servers/123?page=2", nil)

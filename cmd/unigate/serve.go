@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/gateway"
@@ -63,7 +61,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		return err
 	}
 
-	public := newHTTPServer(gw, logger)
+	public := gateway.NewHTTPServer(gw, logger)
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -77,7 +75,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 			ln.Close()
 			return fmt.Errorf("listen %s (metrics): %w", cfg.Metrics.Listen, err)
 		}
-		servers = append(servers, newHTTPServer(gw.MetricsHandler(reg), logger))
+		servers = append(servers, gateway.NewHTTPServer(gw.MetricsHandler(reg), logger))
 		listeners = append(listeners, mln)
 	}
 
@@ -118,20 +116,6 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	return nil
 }
 
-// newHTTPServer sets the limits that protect the listener (SECURITY family 8):
-// a header read timeout against slow clients, a header size cap (431 past
-// it). No overall read/write timeout: console uploads, downloads and
-// WebSockets may legitimately last long.
-func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-}
-
 func openSessionStore(cfg *config.Config) (session.Store, func(), error) {
 	if cfg.Session.Store == "memory" {
 		return session.NewMemoryStore(nil), func() {}, nil
@@ -169,5 +153,3 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
-
-var _ prometheus.Gatherer = (*prometheus.Registry)(nil)
