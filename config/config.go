@@ -63,6 +63,11 @@ type Session struct {
 	IdleTimeout     time.Duration `yaml:"idle_timeout"`     // default 30m
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"` // default 12h
 	HandoffTTL      time.Duration `yaml:"handoff_ttl"`      // default 60s; more than 60s is an error
+	// LocalCache is how long a replica may answer from memory a session it
+	// fetched from Redis, without asking again (revocations reach every
+	// replica at once through Redis pub/sub). 0 (the default) asks Redis on
+	// every request. At most 5s. Only with store: redis.
+	LocalCache time.Duration `yaml:"local_cache"`
 }
 
 // Redis is reached through go-redis's UniversalClient: exactly one of URL

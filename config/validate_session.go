@@ -98,6 +98,9 @@ func (c *Config) checkSession(ps *Problems) {
 	if s.AbsoluteTimeout < s.IdleTimeout {
 		ps.add("session.absolute_timeout", "must be at least session.idle_timeout (%s), got %s", s.IdleTimeout, s.AbsoluteTimeout)
 	}
+	if s.LocalCache < 0 || s.LocalCache > 5*time.Second {
+		ps.add("session.local_cache", "must be between 0s (off) and 5s, got %s", s.LocalCache)
+	}
 	if s.HandoffTTL <= 0 || s.HandoffTTL > maxHandoffTTL {
 		ps.add("session.handoff_ttl", "must be more than 0 and at most 60s, got %s", s.HandoffTTL)
 	}

@@ -94,6 +94,8 @@ type jsonHandler func(w http.ResponseWriter, r *http.Request) error
 
 func (s *Server) api(h jsonHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every API answer is personal or a step of a login: never cached (CONTRACT §5).
+		w.Header().Set("Cache-Control", "no-store")
 		if err := h(w, r); err != nil {
 			s.writeAPIError(w, r, err)
 		}

@@ -35,6 +35,14 @@ func (s *Server) routes() http.Handler {
 	api.Handle("GET /api/v1/me/sessions", s.api(s.apiListSessions))
 	api.Handle("DELETE /api/v1/me/sessions/{id}", s.api(s.apiRevokeSession))
 	api.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	// A known path with the wrong method: a JSON 405 rather than net/http's plain text.
+	for _, p := range []string{"/api/v1/login/state", "/api/v1/login/identify", "/api/v1/login/password",
+		"/api/v1/login/password/set", "/api/v1/session", "/api/v1/consoles", "/api/v1/consoles/{id}/enter",
+		"/api/v1/logout", "/api/v1/me/sessions", "/api/v1/me/sessions/{id}"} {
+		api.Handle(p, s.api(func(w http.ResponseWriter, r *http.Request) error {
+			return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.")
+		}))
+	}
 	account.Handle("/api/", api)
 
 	// Keys to verify X-Auth-Assertion (CONTRACT §6), and probes.

@@ -1,0 +1,73 @@
+package layout
+
+import (
+	"go/build"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allowed lists, for each package, the unigate packages it may import.
+var allowed = map[string][]string{
+	"unigate/cmd/unigate": {"gateway", "upstreams", "session", "accounts", "config", "web"},
+	"unigate/gateway":     {"upstreams", "session", "accounts", "config", "web"},
+	"unigate/upstreams":   {},
+	"unigate/session":     {},
+	"unigate/accounts":    {},
+	"unigate/config":      {},
+	"unigate/web":         {},
+}
+
+// noHTTP lists packages that must not import net/http, except in the files
+// where HTTP is their subject (STYLE.md rule 1).
+var noHTTP = map[string][]string{
+	"unigate/accounts": {},
+	"unigate/session":  {"cookie.go"},
+}
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func TestDependencyDirection(t *testing.T) {
+	root := repoRoot(t)
+	for pkg, may := range allowed {
+		dir := filepath.Join(root, strings.TrimPrefix(pkg, "unigate/"))
+		p, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", pkg, err)
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, "unigate/") {
+				continue
+			}
+			top := strings.SplitN(strings.TrimPrefix(imp, "unigate/"), "/", 2)[0]
+			if !slices.Contains(may, top) {
+				t.Errorf("%s imports %s: against DESIGN.md's dependency direction", pkg, imp)
+			}
+		}
+	}
+}
+
+func TestNoHTTPInDomainPackages(t *testing.T) {
+	root := repoRoot(t)
+	for pkg, exempt := range noHTTP {
+		dir := filepath.Join(root, strings.TrimPrefix(pkg, "unigate/"))
+		p, err := build.ImportDir(dir, build.ImportComment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(p.Imports, "net/http") {
+			continue
+		}
+		for _, f := range p.GoFiles {
+			imports := fileImports(t, filepath.Join(dir, f))
+			if slices.Contains(imports, "net/http") && !slices.Contains(exempt, f) {
+				t.Errorf("%s/%s imports net/http", pkg, f)
+			}
+		}
+	}
+}
