@@ -287,15 +287,22 @@ func (st *RedisStore) ListAccount(ctx context.Context, accountID string) ([]*Ses
 // only keepHandle is left (at most three passes), so a session rotated
 // during the revocation is caught by the next pass.
 func (st *RedisStore) DeleteAccount(ctx context.Context, accountID, keepHandle string) (int, error) {
+	removed, _, err := st.deleteAccount(ctx, accountID, keepHandle)
+	return removed, err
+}
+
+// deleteAccount is DeleteAccount that also returns every well-formed handle
+// it sent a DEL for, even when it then failed: the CachedStore tells the
+// other replicas to drop exactly those.
+func (st *RedisStore) deleteAccount(ctx context.Context, accountID, keepHandle string) (removed int, deleted []string, err error) {
 	if accountID == "" {
-		return 0, nil
+		return 0, nil, nil
 	}
 	idx := st.indexKey(accountID)
-	removed := 0
 	for range 3 {
 		members, err := st.client.SMembers(ctx, idx).Result()
 		if err != nil {
-			return removed, unavailable(err)
+			return removed, deleted, unavailable(err)
 		}
 		victims := slices.DeleteFunc(members, func(h string) bool { return h == keepHandle })
 		if len(victims) == 0 {
@@ -306,17 +313,18 @@ func (st *RedisStore) DeleteAccount(ctx context.Context, accountID, keepHandle s
 		for _, h := range victims {
 			if validHandle(h) {
 				dels = append(dels, pipe.Del(ctx, st.sessionKey(h)))
+				deleted = append(deleted, h)
 			}
 		}
 		pipe.SRem(ctx, idx, toArgs(victims)...)
 		if err := execPipe(ctx, pipe); err != nil {
-			return removed, err
+			return removed, deleted, err
 		}
 		for _, d := range dels {
 			removed += int(d.Val())
 		}
 	}
-	return removed, nil
+	return removed, deleted, nil
 }
 
 // CreateHandoff stores h sealed under a new single-use code (see sealHandoff).

@@ -22,7 +22,9 @@ import (
 // it stops accepting, lets in-flight requests finish within shutdown_grace,
 // and returns nil (exit 0).
 func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
-	logger := newLogger(stderr, cfg.Log.Level)
+	logs := newBufferedLog(stderr)
+	defer logs.Close()
+	logger := newLogger(logs, cfg.Log.Level)
 	store, closeStore, err := openSessionStore(cfg)
 	if err != nil {
 		return err
