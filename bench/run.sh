@@ -242,16 +242,17 @@ setup_gateway() {
 	*) gateway_fail "login step: enter answered redirect \"$redirect\", want http://$CONSOLE_HOST/.auth/handoff?code=…"; return 1 ;;
 	esac
 
-	code=$(curl -sS --max-time 10 --resolve "$CONSOLE_HOST:127.0.0.1" -D "$tmp/handoff.headers" \
-		-o /dev/null -w '%{http_code}' "$redirect") || code=000
-	case "$code" in
-	30[1-8]) ;;
-	*) gateway_fail "login step: GET /.auth/handoff answered $code, want a redirect"; return 1 ;;
-	esac
-	CONSOLE_COOKIE=$(tr -d '\r' <"$tmp/handoff.headers" | sed -n 's/^[Ss][Ee][Tt]-[Cc][Oo][Oo][Kk][Ii][Ee]: *\([^;]*\).*/\1/p' |
-		paste -sd ';' - | sed 's/;/; /g')
+	# The handoff has three steps: the console host sets a nonce cookie, the
+	# account host binds the code to this browser's session, the console host
+	# sets its session cookie. Follow them with one cookie jar for both hosts.
+	code=$(curl -sS --max-time 10 --resolve "$CONSOLE_HOST:127.0.0.1" --resolve "$ACCOUNT_HOST:127.0.0.1" \
+		-c "$jar" -b "$jar" -L --max-redirs 4 -o /dev/null -w '%{http_code}' "$redirect") || code=000
+	[ "$code" = 200 ] ||
+		{ gateway_fail "login step: following the handoff from $CONSOLE_HOST answered $code, want 200 from the console"; return 1; }
+	# The jar's console-host line: domain, flag, path, secure, expiry, name, value.
+	CONSOLE_COOKIE=$(awk -v host="${CONSOLE_HOST%%:*}" '$1 ~ ("(^|#HttpOnly_)" host "$") && $6 ~ /unigate_session$/ { print $6 "=" $7 }' "$jar")
 	[ -n "$CONSOLE_COOKIE" ] ||
-		{ gateway_fail "login step: GET /.auth/handoff set no cookie on $CONSOLE_HOST"; return 1; }
+		{ gateway_fail "login step: the handoff set no session cookie on $CONSOLE_HOST"; return 1; }
 
 	# One authenticated request must reach the upstream with identity headers.
 	local before after

@@ -132,7 +132,7 @@ func (s *Server) apiEnter(w http.ResponseWriter, r *http.Request) error {
 			path = rt.Path // a relative return_to is a path in the console
 		}
 	}
-	next, err := s.enterConsole(r, cur, c, req, path)
+	next, err := s.enterConsole(r, cur, c, req, path, true)
 	if err != nil {
 		return err
 	}

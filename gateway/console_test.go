@@ -240,27 +240,84 @@ func TestHandoffIsSingleUseAndHostBound(t *testing.T) {
 		t.Fatalf("redirect: %q", next)
 	}
 	u, _ := url.Parse(next)
-	// Presented on the other console's host: refused (and burnt).
-	other := h.browser()
-	if r := other.do("GET", dediboxURL+u.RequestURI(), nil); r.StatusCode != 400 || other.cookie("console.online.test") != nil {
-		t.Fatalf("foreign host: got %d", r.StatusCode)
+	// Presented on the other console's host, by the same browser: refused (and burnt).
+	r = b.handoff(dediboxURL + u.RequestURI())
+	if r.StatusCode != 400 || b.cookies["console.online.test"]["unigate_session"] != nil {
+		t.Fatalf("foreign host: got %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	// A fresh code works once.
+	if r := b.handoff(next); r.StatusCode != 400 {
+		t.Fatalf("code burnt on the wrong host still works: %d", r.StatusCode)
+	}
+	// A fresh code works once, and lands on the path asked for.
 	r = b.do("POST", accountURL+"/api/v1/consoles/scaleway/enter", map[string]string{"return_to": "/billing?x=1"})
 	next = r.json(t)["redirect"].(string)
-	r = b.do("GET", next, nil)
+	first := b.do("GET", next, nil)
+	if first.StatusCode != 302 || first.Header.Get("Referrer-Policy") != "no-referrer" {
+		t.Fatalf("step 1: %d", first.StatusCode)
+	}
+	r = b.handoff(next)
 	if r.StatusCode != 302 || r.Header.Get("Location") != "/billing?x=1" || r.Header.Get("Referrer-Policy") != "no-referrer" {
 		t.Fatalf("handoff: %d Location=%q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := h.browser().do("GET", next, nil); r.StatusCode != 400 {
+	if r := b.handoff(next); r.StatusCode != 400 {
 		t.Fatalf("second use: got %d, want 400", r.StatusCode)
 	}
 	// Expired after handoff_ttl.
 	r = b.do("POST", accountURL+"/api/v1/consoles/scaleway/enter", map[string]string{})
 	next = r.json(t)["redirect"].(string)
 	h.clock.Advance(61 * time.Second)
-	if r := h.browser().do("GET", next, nil); r.StatusCode != 400 {
+	if r := b.handoff(next); r.StatusCode != 400 {
 		t.Fatalf("expired code: got %d, want 400", r.StatusCode)
+	}
+}
+
+// A handoff link opened by another browser signs nobody in (login CSRF,
+// SECURITY family 4): neither a victim signed in as themselves, nor one
+// signed out, nor a victim given a link the attacker already bound.
+func TestHandoffBoundToBrowser(t *testing.T) {
+	h := newHarness(t)
+	h.createAccount("attacker@example.com", "correct horse battery")
+	h.createAccount("victim@example.com", "correct horse battery")
+	attacker := h.browser()
+	attacker.login("attacker@example.com", "correct horse battery")
+	mint := func() string {
+		r := attacker.do("POST", accountURL+"/api/v1/consoles/dedibox/enter", map[string]string{})
+		return r.json(t)["redirect"].(string)
+	}
+
+	victim := h.browser()
+	victim.login("victim@example.com", "correct horse battery")
+	victim.enter("dedibox")
+	if r := victim.handoff(mint()); r.StatusCode != 400 {
+		t.Fatalf("signed-in victim: got %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	victim.do("GET", dediboxURL+"/who", nil)
+	if got := h.dedibox.last(t).Header.Get("X-Auth-Email"); got != "victim@example.com" {
+		t.Fatalf("victim's console session replaced by %q", got)
+	}
+
+	stranger := h.browser()
+	if r := stranger.handoff(mint()); r.StatusCode != 400 {
+		t.Fatalf("signed-out stranger: got %d", r.StatusCode)
+	}
+	if r := stranger.do("GET", dediboxURL+"/who", nil, "Accept", "application/json"); r.StatusCode != 401 {
+		t.Fatalf("stranger reached the console: %d", r.StatusCode)
+	}
+
+	// The attacker binds a code in their own browser and hands over step 3's link.
+	link := mint()
+	r := attacker.do("GET", link, nil)
+	r = attacker.do("GET", r.Header.Get("Location"), nil)
+	step3 := r.Header.Get("Location")
+	if !strings.Contains(step3, "bound=1") {
+		t.Fatalf("step 3 link: %q", step3)
+	}
+	if r := stranger.do("GET", step3, nil); r.StatusCode != 400 {
+		t.Fatalf("bound link in another browser: got %d", r.StatusCode)
+	}
+	// And a code not yet bound is refused at step 3.
+	if r := attacker.do("GET", mint()+"&bound=1", nil); r.StatusCode != 400 {
+		t.Fatalf("unbound code at step 3: got %d", r.StatusCode)
 	}
 }
 
@@ -300,7 +357,7 @@ func TestSeveralConsoleAccountsNeedAChoice(t *testing.T) {
 	if r.StatusCode != 200 {
 		t.Fatalf("with account_id: %d %s", r.StatusCode, r.body)
 	}
-	b.do("GET", r.json(t)["redirect"].(string), nil)
+	b.handoff(r.json(t)["redirect"].(string))
 	b.do("GET", dediboxURL+"/x", nil)
 	if got := h.dedibox.last(t).Header.Get("X-Auth-Console-Account-Id"); got != "d2" {
 		t.Errorf("console account: got %q, want d2", got)
@@ -326,7 +383,7 @@ func TestSwitchConsole(t *testing.T) {
 	if r.StatusCode != 302 || !strings.HasPrefix(r.Header.Get("Location"), scalewayURL+"/.auth/handoff?code=") {
 		t.Fatalf("switch: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	b.do("GET", r.Header.Get("Location"), nil)
+	b.handoff(r.Header.Get("Location"))
 	if r := b.do("GET", scalewayURL+"/", nil); r.StatusCode != 200 {
 		t.Fatalf("after switch: %d", r.StatusCode)
 	}
@@ -514,7 +571,7 @@ func TestLoginRedirectsToConsoleReturnTo(t *testing.T) {
 	if !strings.HasPrefix(next, dediboxURL+"/.auth/handoff?code=") {
 		t.Fatalf("redirect: %q", next)
 	}
-	r = b.do("GET", next, nil)
+	r = b.handoff(next)
 	if r.Header.Get("Location") != "/servers/42" {
 		t.Fatalf("handoff landed on %q", r.Header.Get("Location"))
 	}

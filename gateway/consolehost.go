@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"unigate/session"
@@ -14,14 +18,16 @@ import (
 // canonical path first, then public paths untouched, then a complete session.
 func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string) {
 	local := canonical // the path as the console sees it
+	proxy := c.proxy
 	if c.prefix != "" && hostOnly(r.Host) == s.accountHost {
+		proxy = c.mountProxy
 		local = strings.TrimPrefix(canonical, strings.TrimSuffix(c.prefix, "/"))
 		if local == "" {
 			local = "/"
 		}
 	}
 	if c.public.Match(local) {
-		s.forward(w, r, c, canonical, nil)
+		s.forward(w, r, c, proxy, canonical, nil)
 		return
 	}
 	cur, err := s.loadSession(r)
@@ -37,10 +43,10 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *console
 	if !ok {
 		// A session that has not entered this console yet (a prefix mount
 		// shares the account host's cookie): pick its only account now.
-		picked, err := s.selectConsoleAccount(r, cur, c, "")
+		// Never a new one here: creating accounts is for the chooser's POST.
+		picked, err := s.selectConsoleAccount(r, cur, c, "", false)
 		if err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.Code == "account_required" && wantsHTML(r) {
+			if needsChooser(err) && wantsHTML(r) {
 				http.Redirect(w, r, s.chooserURL(c.id, s.originalURL(r, canonical)), http.StatusFound)
 				return
 			}
@@ -52,12 +58,16 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *console
 		}
 		cur.sess.Consoles[c.id] = picked
 		if err := s.saveSession(r.Context(), cur.sess); err != nil {
+			if errors.Is(err, errUnauthenticated) { // revoked meanwhile
+				s.unauthenticated(w, r, c, canonical)
+				return
+			}
 			s.consoleError(w, r, err)
 			return
 		}
 		sel = picked
 	}
-	s.forward(w, r, c, canonical, s.identity(cur.sess, c.id, sel))
+	s.forward(w, r, c, proxy, canonical, s.identity(cur.sess, c.id, sel))
 }
 
 // identity is what the console is told about the session (CONTRACT §6).
@@ -108,7 +118,7 @@ func amr(factors []string) []string {
 }
 
 // forward sends the request upstream and records the proxy metrics.
-func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string, id *upstreams.Identity) {
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite, proxy *upstreams.Proxy, canonical string, id *upstreams.Identity) {
 	assertion := ""
 	if id != nil {
 		var err error
@@ -123,7 +133,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite,
 	if !ok {
 		rec = &statusRecorder{ResponseWriter: w}
 	}
-	c.proxy.Forward(rec, r, canonical, id, assertion)
+	proxy.Forward(rec, r, canonical, id, assertion)
 	code := rec.code()
 	if rec.status == 0 && r.Context().Err() != nil {
 		code = statusClientClosed // nothing was written: the client went away
@@ -181,20 +191,113 @@ func (s *Server) upstreamErrorPage(w http.ResponseWriter, r *http.Request, statu
 	s.consoleError(w, r, ae)
 }
 
-// handoff is GET /.auth/handoff?code=… on a console host: it exchanges a
-// single-use code minted by /consoles/{id}/enter for this host's cookie
-// (DESIGN.md "handoff"; SECURITY family 4: single use, ≤60 s, bound to its host).
+// The handoff carries a session from the account host to a console host
+// (DESIGN.md "handoff"; SECURITY family 4). A code alone would sign in
+// whichever browser opens the link, so a code minted by an attacker could
+// plant the attacker's session in a victim's browser (login CSRF). The code
+// is therefore bound to the browser that asked for it, like OAuth's state:
+//
+//  1. /.auth/handoff?code=C1 on the console host sets a short-lived nonce
+//     cookie on that host and sends the browser to the account host;
+//  2. /.auth/bind there takes C1 (single use) and only if this browser's
+//     account-host session is the one C1 was minted for, mints C2 bound to
+//     the nonce's hash and sends the browser back;
+//  3. /.auth/handoff?code=C2&bound=1 takes C2 and sets the session cookie
+//     only if the browser shows the nonce cookie C2 is bound to.
+//
+// Every code is single use, at most handoff_ttl old and valid on its host only.
+
+// handoffNonceCookie is the nonce cookie's name on a console host.
+func (s *Server) handoffNonceCookie() string {
+	if s.secure {
+		return "__Host-unigate_handoff"
+	}
+	return "unigate_handoff"
+}
+
+// handoff is GET /.auth/handoff on a console host: steps 1 and 3 above.
 func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Referrer-Policy", "no-referrer") // the code never leaves in a Referer
 	w.Header().Set("Cache-Control", "no-store")
-	code := r.URL.Query().Get("code")
+	q := r.URL.Query()
+	code := q.Get("code")
 	if code == "" || len(code) > 128 {
-		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link is not valid. Open the console again from your account."))
+		s.consoleError(w, r, errInvalidHandoff)
+		return
+	}
+	if q.Get("bound") == "" {
+		s.handoffStart(w, r, code)
+		return
+	}
+	s.handoffFinish(w, r, code)
+}
+
+var errInvalidHandoff = errorf(http.StatusBadRequest, "invalid_handoff",
+	"This sign-in link has expired, was already used or was opened in another browser. Open the console again from your account.")
+
+// handoffStart sets the nonce cookie and sends the browser to the account host to bind the code.
+func (s *Server) handoffStart(w http.ResponseWriter, r *http.Request, code string) {
+	nonce := session.NewToken()
+	http.SetCookie(w, &http.Cookie{
+		Name: s.handoffNonceCookie(), Value: nonce, Path: "/", MaxAge: int(s.cfg.Session.HandoffTTL.Seconds()) + 5,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+	q := url.Values{"code": {code}, "state": {nonce}}
+	http.Redirect(w, r, s.public.Scheme+"://"+s.public.Host+"/.auth/bind?"+q.Encode(), http.StatusFound)
+}
+
+// handoffBind is GET /.auth/bind on the account host: step 2.
+func (s *Server) handoffBind(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+	q := r.URL.Query()
+	code, nonce := q.Get("code"), q.Get("state")
+	if code == "" || len(code) > 128 || len(nonce) != 43 {
+		s.errorPage(w, r, errInvalidHandoff)
 		return
 	}
 	h, err := s.sessions.TakeHandoff(r.Context(), code)
 	if errors.Is(err, session.ErrNotFound) {
-		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link has expired or was already used. Open the console again from your account."))
+		s.errorPage(w, r, errInvalidHandoff)
+		return
+	}
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("handoff").Inc()
+		s.errorPage(w, r, storeDown(err))
+		return
+	}
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if h.Nonce != "" || cur == nil || !cur.sess.Complete() ||
+		subtle.ConstantTimeCompare([]byte(session.HandleOf(h.Token)), []byte(cur.sess.Handle)) != 1 {
+		s.log(r).Warn("handoff code opened by another browser or session: refused")
+		s.errorPage(w, r, errInvalidHandoff)
+		return
+	}
+	h.Nonce = nonceHash(nonce)
+	bound, err := s.sessions.CreateHandoff(r.Context(), h, s.cfg.Session.HandoffTTL)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("handoff").Inc()
+		s.errorPage(w, r, storeDown(err))
+		return
+	}
+	q = url.Values{"code": {bound}, "bound": {"1"}}
+	http.Redirect(w, r, s.siteURL(h.Host)+"/.auth/handoff?"+q.Encode(), http.StatusFound)
+}
+
+func nonceHash(nonce string) string {
+	sum := sha256.Sum256([]byte(nonce))
+	return hex.EncodeToString(sum[:])
+}
+
+// handoffFinish takes a bound code and, for the browser holding its nonce, sets this host's cookie.
+func (s *Server) handoffFinish(w http.ResponseWriter, r *http.Request, code string) {
+	h, err := s.sessions.TakeHandoff(r.Context(), code)
+	if errors.Is(err, session.ErrNotFound) {
+		s.consoleError(w, r, errInvalidHandoff)
 		return
 	}
 	if err != nil {
@@ -203,11 +306,15 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	host := hostOnly(r.Host)
-	if h.Host != host {
-		s.log(r).Warn("handoff code presented on the wrong host", "host", host)
-		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_handoff", "This sign-in link is not valid here."))
+	nc, _ := r.Cookie(s.handoffNonceCookie())
+	if h.Host != host || h.Nonce == "" || nc == nil ||
+		subtle.ConstantTimeCompare([]byte(nonceHash(nc.Value)), []byte(h.Nonce)) != 1 {
+		s.log(r).Warn("handoff code refused: wrong host or browser", "host", host)
+		s.consoleError(w, r, errInvalidHandoff)
 		return
 	}
+	http.SetCookie(w, &http.Cookie{Name: s.handoffNonceCookie(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 	sess, err := s.sessions.Get(r.Context(), session.HandleOf(h.Token), s.cfg.Session.IdleTimeout)
 	if err != nil && !errors.Is(err, session.ErrNotFound) {
 		s.metrics.storeErrors.WithLabelValues("get").Inc()
@@ -223,7 +330,7 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := h.Path
-	if !safeLocalPath(path) {
+	if !safeLocalPath(path) || path == "/.auth" || strings.HasPrefix(path, "/.auth/") {
 		path = "/"
 	}
 	http.Redirect(w, r, path, http.StatusFound)
@@ -253,10 +360,9 @@ func (s *Server) switchConsole(w http.ResponseWriter, r *http.Request) {
 	if sel, ok := cur.sess.Consoles[c.id]; ok {
 		req.AccountID = sel.AccountID
 	}
-	next, err := s.enterConsole(r, cur, c, req, "/")
+	next, err := s.enterConsole(r, cur, c, req, "/", false)
 	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == "account_required" {
+		if needsChooser(err) {
 			http.Redirect(w, r, s.chooserURL(c.id, ""), http.StatusFound)
 			return
 		}

@@ -28,15 +28,17 @@ type accountRef struct {
 // enterConsole selects the console account (and organization) the session
 // uses in console c and returns where the browser goes next: through
 // /.auth/handoff on the console's own host, or straight to a path_prefix mount.
-// path is the local path to land on ("" => "/").
-func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req enterRequest, path string) (string, error) {
-	sel, err := s.selectConsoleAccount(r, cur, c, req.AccountID)
-	if err != nil {
-		return "", err
-	}
+// path is the local path to land on ("" => "/"). provision allows creating
+// the account's first account in that console: only on a POST, so that a
+// cross-site link cannot make one (GET has no CSRF check).
+func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req enterRequest, path string, provision bool) (string, error) {
 	if req.OrganizationID != "" {
 		// Organizations arrive with the settings work; none exists yet to be chosen.
 		return "", errorf(http.StatusBadRequest, "unknown_organization", "No such organization.")
+	}
+	sel, err := s.selectConsoleAccount(r, cur, c, req.AccountID, provision)
+	if err != nil {
+		return "", err
 	}
 	sess := cur.sess
 	if sess.Consoles == nil {
@@ -54,7 +56,7 @@ func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req
 // the one named, the only one, or a new one when the account has none there
 // (every unified account can reach both consoles, CONTRACT §8). Several and
 // none named: 409 account_required with the choice.
-func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleSite, wanted string) (session.ConsoleSelection, error) {
+func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleSite, wanted string, provision bool) (session.ConsoleSelection, error) {
 	all, err := s.accounts.ConsoleAccounts(r.Context(), cur.sess.AccountID)
 	if err != nil {
 		return session.ConsoleSelection{}, internal(err)
@@ -73,15 +75,17 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 		}
 		return session.ConsoleSelection{}, errorf(http.StatusNotFound, "unknown_account", "You hold no such account in this console.")
 	}
-	switch len(mine) {
-	case 0:
+	switch {
+	case len(mine) == 0 && !provision:
+		return session.ConsoleSelection{}, errNeedsEntry
+	case len(mine) == 0:
 		ca := accounts.ConsoleAccount{AccountID: cur.sess.AccountID, Console: c.id, ExternalID: uuid.NewString(), LinkedAt: s.now()}
 		if err := s.accounts.AddConsoleAccount(r.Context(), ca); err != nil {
 			return session.ConsoleSelection{}, internal(err)
 		}
 		s.audit(r, "console_account.created", cur.sess.AccountID, map[string]string{"console": c.id})
 		return session.ConsoleSelection{AccountID: ca.ExternalID}, nil
-	case 1:
+	case len(mine) == 1:
 		return session.ConsoleSelection{AccountID: mine[0].ExternalID, Prelinked: mine[0].Prelinked}, nil
 	}
 	refs := make([]accountRef, 0, len(mine))
@@ -90,6 +94,18 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 	}
 	return session.ConsoleSelection{}, &apiError{Status: http.StatusConflict, Code: "account_required",
 		Message: "You hold several accounts in this console: choose one.", Extra: map[string]any{"accounts": refs}}
+}
+
+// errNeedsEntry: the account has no account in the console yet, and one is
+// only created by entering it from the chooser (a POST).
+var errNeedsEntry = &apiError{Status: http.StatusConflict, Code: "account_required",
+	Message: "Open this console from your account first.", Extra: map[string]any{"accounts": []accountRef{}}}
+
+// needsChooser: the user must go through the console chooser (a choice among
+// several accounts, or a first entry that creates one).
+func needsChooser(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.Code == "account_required"
 }
 
 // consoleEntryURL is the URL that lands the browser on console c at path
@@ -129,15 +145,14 @@ func (s *Server) consoleOf(rt returnTarget) (*consoleSite, string) {
 // redirectAfterLogin turns a return_to into the URL to follow once the login
 // is done. A console target goes through the console's entry (handoff), or
 // through the chooser when the account must pick one of several accounts.
-func (s *Server) redirectAfterLogin(r *http.Request, cur *current, rt returnTarget) string {
+func (s *Server) redirectAfterLogin(r *http.Request, cur *current, rt returnTarget, provision bool) string {
 	c, path := s.consoleOf(rt)
 	if c == nil {
 		return rt.URL
 	}
-	next, err := s.enterConsole(r, cur, c, enterRequest{}, path)
+	next, err := s.enterConsole(r, cur, c, enterRequest{}, path, provision)
 	if err != nil {
-		var ae *apiError
-		if errors.As(err, &ae) && ae.Code == "account_required" {
+		if needsChooser(err) {
 			return s.chooserURL(c.id, rt.URL)
 		}
 		s.log(r).Warn("console entry after login failed", "console", c.id, "err", err)

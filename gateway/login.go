@@ -48,6 +48,9 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	if err != nil {
 		return nil, errInvalidEmail
 	}
+	if err := (&limiter{s}).identify(r); err != nil {
+		return nil, err
+	}
 	// A new login replaces whatever this browser had on this host: the old
 	// session (complete or not) is ended, never reused (anti-fixation, V7.2.4).
 	old, err := s.loadSession(r)
@@ -253,7 +256,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *curr
 	res := &stepResult{Next: session.StepDone, Consoles: s.consoleRefs()}
 	if sess.ReturnTo != "" {
 		if rt, ok := s.parseReturnTo(sess.ReturnTo); ok {
-			res.Redirect = s.redirectAfterLogin(r, cur, rt)
+			res.Redirect = s.redirectAfterLogin(r, cur, rt, true)
 		}
 	}
 	return res, nil

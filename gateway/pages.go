@@ -92,7 +92,7 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 	case cur != nil && cur.sess.Complete() && q.Get("restart") == "":
 		target := "/consoles"
 		if rt, ok := s.parseReturnTo(returnTo); ok {
-			target = s.redirectAfterLogin(r, cur, rt)
+			target = s.redirectAfterLogin(r, cur, rt, false)
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 		return
@@ -249,7 +249,7 @@ func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
 			path = p
 		}
 	}
-	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id")}, path)
+	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id")}, path, true)
 	if err != nil {
 		ae := asAPIError(err)
 		if ae.Code == "account_required" {

@@ -51,7 +51,7 @@ func TestLoginPagesFlow(t *testing.T) {
 	if r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), dediboxURL+"/.auth/handoff?code=") {
 		t.Fatalf("enter: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	b.do("GET", r.Header.Get("Location"), nil, "Accept", html)
+	b.handoff(r.Header.Get("Location"))
 	if r := b.do("GET", dediboxURL+"/", nil, "Accept", html); r.StatusCode != 200 {
 		t.Fatalf("console after enter: %d", r.StatusCode)
 	}

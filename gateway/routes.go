@@ -54,6 +54,8 @@ func (s *Server) routes() http.Handler {
 	// consoles mounted there by path_prefix.
 	account.HandleFunc("GET /.auth/switch/{console}", s.switchConsole)
 	account.HandleFunc("POST /.auth/logout", s.consoleLogout)
+	// Step 2 of the cross-host handoff: bind a code to the browser that asked for it.
+	account.HandleFunc("GET /.auth/bind", s.handoffBind)
 
 	// Console hosts: /.auth/* is the gateway's; everything else is proxied.
 	auth := http.NewServeMux()
@@ -70,6 +72,13 @@ func (s *Server) routes() http.Handler {
 	authSite := csrf.Handler(s.withSecurityHeaders(auth))
 
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !validHostPort(r.Host) {
+			// A Host whose "port" is not a number would be forwarded as is
+			// (Host header poisoning of the consoles' absolute URLs and caches).
+			s.securityHeaders(w.Header())
+			s.writeAPIError(w, r, errorf(http.StatusBadRequest, "invalid_host", "The Host header is not valid."))
+			return
+		}
 		host := hostOnly(r.Host)
 		if host == s.accountHost {
 			// One canonical path before any decision, here too (ASVS V1.1.1).
@@ -106,6 +115,35 @@ func (s *Server) routes() http.Handler {
 		s.serveConsole(w, r, c, canonical)
 	})
 	return withRequestID(s.withAccessLog(top))
+}
+
+// validHostPort accepts host, host:port and [v6]:port with a numeric port.
+func validHostPort(hostport string) bool {
+	host, port := hostport, ""
+	if strings.HasPrefix(hostport, "[") {
+		i := strings.IndexByte(hostport, ']')
+		if i < 0 {
+			return false
+		}
+		host, port = hostport[:i+1], strings.TrimPrefix(hostport[i+1:], ":")
+		if rest := hostport[i+1:]; rest != "" && !strings.HasPrefix(rest, ":") {
+			return false
+		}
+	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
+		host, port = hostport[:i], hostport[i+1:]
+	}
+	if host == "" || strings.ContainsAny(host, ":/\\@ ,%") && !strings.HasPrefix(host, "[") {
+		return false
+	}
+	if len(port) > 5 {
+		return false
+	}
+	for _, c := range port {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // mountFor finds the path_prefix console a canonical path on the account host belongs to.

@@ -74,7 +74,8 @@ type consoleSite struct {
 	hosts       []string
 	prefix      string // "" or "/x/"
 	public      upstreams.PublicPaths
-	proxy       *upstreams.Proxy
+	proxy       *upstreams.Proxy // for the console's own hosts
+	mountProxy  *upstreams.Proxy // for the path_prefix mount: strips the prefix
 	legacyLogin bool
 }
 
@@ -173,20 +174,27 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 	for _, h := range c.Hosts {
 		site.hosts = append(site.hosts, strings.ToLower(h))
 	}
-	site.proxy, err = upstreams.NewProxy(upstreams.ProxyConfig{
+	proxyConfig := upstreams.ProxyConfig{
 		Console:        c.ID,
 		Upstream:       up,
 		Timeout:        c.Timeout,
-		StripPrefix:    strings.TrimSuffix(c.PathPrefix, "/"),
 		CookieName:     s.cookies.Name(),
 		PublicScheme:   s.public.Scheme,
 		TrustedProxies: s.trusted,
 		Transport:      transport,
 		ErrorPage:      s.upstreamErrorPage,
 		Logger:         s.logger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: console %s: %w", c.ID, err)
+	}
+	if len(site.hosts) > 0 {
+		if site.proxy, err = upstreams.NewProxy(proxyConfig); err != nil {
+			return nil, fmt.Errorf("gateway: console %s: %w", c.ID, err)
+		}
+	}
+	if site.prefix != "" {
+		proxyConfig.StripPrefix = strings.TrimSuffix(c.PathPrefix, "/")
+		if site.mountProxy, err = upstreams.NewProxy(proxyConfig); err != nil {
+			return nil, fmt.Errorf("gateway: console %s: %w", c.ID, err)
+		}
 	}
 	return site, nil
 }

@@ -139,6 +139,9 @@ type Handoff struct {
 	Host string `json:"host"`
 	// Path is the local path (with query) to land on after the exchange.
 	Path string `json:"path"`
+	// Nonce, once the code is bound to a browser, is the SHA-256 (hex) of the
+	// nonce cookie that browser holds on Host; "" for a code not yet bound.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // NewToken returns 32 random bytes (256 bits, ASVS V7.2.3), base64url without padding.

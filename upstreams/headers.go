@@ -47,6 +47,12 @@ func isAuthHeaderName(name string) bool {
 // address, scheme or port.
 var spoofableHeaders = []string{
 	"Forwarded",
+	// The three the gateway sets: ReverseProxy removes only their exact
+	// spellings; "X_Forwarded_For" reaches a CGI-style stack as the same
+	// variable (the Puma CVE-2024-45614 class). setForwarded sets them anew.
+	"X-Forwarded-For",
+	"X-Forwarded-Host",
+	"X-Forwarded-Proto",
 	"X-Forwarded-Port",
 	"X-Forwarded-Prefix",
 	"X-Forwarded-Server",
