@@ -432,7 +432,7 @@ func (c *CachedStore) listen(ctx context.Context) {
 				continue
 			}
 		}
-		silent := false && pinged
+		silent := isTimeout(err) && pinged
 		if silent {
 			err = errors.New("no answer to a ping within " + c.pingEvery.String())
 		}

@@ -411,6 +411,34 @@ func TestCachedStoreStaleRefill(t *testing.T) {
 	}
 }
 
+// TestCachedStoreResubscribeFlushes: a confirmation of the subscription
+// empties the cache, since invalidations published before it were missed.
+func TestCachedStoreResubscribeFlushes(t *testing.T) {
+	t.Parallel()
+	rs := newReplicas(t, 1, CacheOptions{MaxAge: time.Hour})
+	r := rs[0]
+	s := newTestSession(time.Now(), "acct-1")
+	mustCreate(t, r, s, time.Hour)
+	r.warm(t, s.Handle)
+	if !r.receive(&redis.Subscription{Kind: "subscribe", Channel: r.channel, Count: 1}) {
+		t.Fatalf("a subscribe confirmation was not taken as one")
+	}
+	if n := cacheLen(r.CachedStore); n != 0 {
+		t.Fatalf("cache holds %d entries after a new subscription, want none", n)
+	}
+	for _, msg := range []any{
+		&redis.Subscription{Kind: "subscribe", Channel: "other"},
+		&redis.Subscription{Kind: "unsubscribe", Channel: r.channel},
+		&redis.Pong{},
+		&redis.Message{Channel: "other", Payload: s.Handle},
+	} {
+		r.warm(t, s.Handle)
+		if r.receive(msg) || cacheLen(r.CachedStore) != 1 {
+			t.Fatalf("receive(%#v) changed the cache", msg)
+		}
+	}
+}
+
 // TestCachedStoreConcurrent: writes on one replica racing reads on another
 // leave the reader with the last write, not with a value cached in between.
 func TestCachedStoreConcurrent(t *testing.T) {
