@@ -235,13 +235,15 @@ func (c *CachedStore) fetch(ctx context.Context, handle string, ttl time.Duratio
 	if c.afterFetch != nil {
 		c.afterFetch(handle)
 	}
-	if err != nil {
+	if err != nil || !s.Complete() {
 		// Neither absence nor failure is cached: a new login is never refused
-		// because of an earlier miss, and an outage is not remembered.
+		// because of an earlier miss, and an outage is not remembered. A login
+		// in progress is not cached either: its one-time state (email code
+		// tries, WebAuthn challenge) is always read from Redis.
 		if c.entries.CompareAndDelete(handle, slot) {
 			c.count.Add(-1)
 		}
-		return nil, err
+		return s, err
 	}
 	c.entries.CompareAndSwap(handle, slot, &cacheEntry{s: s.clone(), fetched: start})
 	return s, nil
@@ -512,6 +514,8 @@ func isTimeout(err error) bool {
 func (s *Session) clone() *Session {
 	c := *s
 	c.Factors = slices.Clone(s.Factors)
+	c.EmailCode = slices.Clone(s.EmailCode)
+	c.Ceremony = slices.Clone(s.Ceremony)
 	c.Consoles = maps.Clone(s.Consoles)
 	return &c
 }

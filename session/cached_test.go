@@ -895,21 +895,26 @@ func TestSessionClone(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"Factors", "Consoles"}; !slices.Equal(refs, want) {
+	if want := []string{"Factors", "EmailCode", "Ceremony", "Consoles"}; !slices.Equal(refs, want) {
 		t.Fatalf("Session fields holding references: %v, want %v: make clone copy the new ones", refs, want)
 	}
 	s := newTestSession(time.Now(), "acct-1")
 	s.Handle = HandleOf(NewToken())
 	s.Consoles = map[string]ConsoleSelection{"dedibox": {AccountID: "ded-1"}}
+	s.EmailCode = []byte(`{"hash":"h"}`)
+	s.Ceremony = []byte(`{"challenge":"c"}`)
 	c := s.clone()
 	sameSession(t, c, s)
 	c.Factors[0] = "x"
 	c.Consoles["dedibox"] = ConsoleSelection{}
-	if s.Factors[0] != "password" || s.Consoles["dedibox"].AccountID != "ded-1" {
-		t.Fatalf("clone shares Factors or Consoles with the original")
+	c.EmailCode[2] = 'X'
+	c.Ceremony[2] = 'X'
+	if s.Factors[0] != "password" || s.Consoles["dedibox"].AccountID != "ded-1" ||
+		string(s.EmailCode) != `{"hash":"h"}` || string(s.Ceremony) != `{"challenge":"c"}` {
+		t.Fatalf("clone shares a slice or map with the original")
 	}
 	var empty Session
-	if c := empty.clone(); c.Factors != nil || c.Consoles != nil {
+	if c := empty.clone(); c.Factors != nil || c.Consoles != nil || c.EmailCode != nil || c.Ceremony != nil {
 		t.Fatalf("clone of an empty session: got %+v", c)
 	}
 }

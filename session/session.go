@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -57,6 +58,12 @@ type Session struct {
 	ReturnTo string `json:"return_to,omitempty"`
 	// LoginHost is the host the login was started on (account host or a legacy console host).
 	LoginHost string `json:"login_host,omitempty"`
+	// EmailCode is the state of the email one-time code of this login
+	// attempt (hash, expiry, tries), opaque to this package.
+	EmailCode json.RawMessage `json:"email_code,omitempty"`
+	// Ceremony is a WebAuthn ceremony in progress (challenge and its
+	// purpose), opaque to this package; single use.
+	Ceremony json.RawMessage `json:"ceremony,omitempty"`
 
 	// ActiveConsole is the console last entered (shown by /session and /consoles).
 	ActiveConsole string `json:"active_console,omitempty"`
