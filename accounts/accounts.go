@@ -65,6 +65,9 @@ type ConsoleAccount struct {
 // Store is the account store. Implementations: OpenPostgres, OpenSQLite (or
 // Open with a driver name). Both pass the same conformance suite.
 type Store interface {
+	MFAStore    // second factors (mfa.go)
+	OutboxStore // mail to send (outbox.go)
+
 	// CreateAccount inserts a and its console accounts in one transaction.
 	// a.ID is generated when empty; a.Email must already be normalised.
 	// Returns ErrEmailTaken or ErrConsoleAccountTaken.

@@ -219,3 +219,50 @@ func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) error 
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+func (s *Server) apiEmailCode(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	return s.loginEmailCodeSend(w, r)
+}
+
+// codeRequest is the body of the code-checking steps.
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) apiEmailCodeVerify(w http.ResponseWriter, r *http.Request) error {
+	var req codeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.loginEmailCodeVerify(w, r, req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) apiTOTP(w http.ResponseWriter, r *http.Request) error {
+	var req codeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.loginTOTP(w, r, req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+func (s *Server) apiPasskey(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.loginPasskey(w, r)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}

@@ -180,7 +180,7 @@ func newHarnessWithStore(t testing.TB, store session.Store, opts ...harnessOptio
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	h.gw, err = New(Deps{Config: cfg, Sessions: store, Accounts: acc, Hasher: h.hasher, Signer: h.signer,
-		Logger: logger, Registry: h.reg, Clock: h.clock.Now})
+		Logger: logger, Registry: h.reg, Clock: h.clock.Now, Mailer: &recordingMailer{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,10 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return nil, internal(err)
 	}
-	methods := s.firstFactors(acct)
+	methods, err := s.firstFactors(r, acct)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	sess := &session.Session{
 		Email:      email,
@@ -93,9 +96,30 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	return methods, nil
 }
 
-// firstFactors lists the first factors an account offers; nil (unknown) looks like a password account.
-func (s *Server) firstFactors(acct *accounts.Account) []string {
-	return []string{"password"}
+// firstFactors lists the first factors an account offers; nil (unknown)
+// looks like a password account (CONTRACT §5).
+func (s *Server) firstFactors(r *http.Request, acct *accounts.Account) ([]string, error) {
+	if acct == nil {
+		return []string{"password"}, nil
+	}
+	var out []string
+	if acct.PasswordHash != "" {
+		out = append(out, "password")
+	}
+	m, err := s.mfaOf(r, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	if m.passkeys > 0 {
+		out = append(out, "passkey")
+	}
+	if emailCodeAllowed(acct) {
+		out = append(out, "email_code")
+	}
+	if len(out) == 0 {
+		out = []string{"password"}
+	}
+	return out, nil
 }
 
 // loginInProgress returns the pre-auth session waiting for step.
@@ -199,25 +223,38 @@ func (s *Server) checkPasswordPolicy(pw string) error {
 
 // advance decides the step after a factor and, when nothing is left, completes the login.
 func (s *Server) advance(w http.ResponseWriter, r *http.Request, cur *current, acct *accounts.Account) (*stepResult, error) {
-	next := s.nextStep(cur.sess, acct)
+	m, err := s.mfaOf(r, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	next := s.nextStep(cur.sess, acct, m)
 	if next != session.StepDone {
 		cur.sess.Next = next
+		cur.sess.AccountID = acct.ID
 		if err := s.saveSession(r.Context(), cur.sess); err != nil {
 			return nil, err
 		}
-		return &stepResult{Next: next}, nil
+		res := &stepResult{Next: next}
+		if next == session.StepMFA {
+			res.MFAMethods = m.methods()
+		}
+		return res, nil
 	}
 	return s.completeLogin(w, r, cur, acct)
 }
 
-// nextStep is the login state machine: what the account still owes after the factors proven so far.
-func (s *Server) nextStep(sess *session.Session, acct *accounts.Account) string {
+// nextStep is the login state machine: what the account still owes after
+// the factors proven so far. The second factor comes first, then a password
+// to set (accounts whose password the unification erased), then enrollment
+// (accounts that must have MFA and have none).
+func (s *Server) nextStep(sess *session.Session, acct *accounts.Account, m mfaState) string {
+	mfaDone := sess.MFA == "totp" || sess.MFA == "passkey"
 	switch {
+	case m.any() && !mfaDone:
+		return session.StepMFA
 	case acct.PasswordSetRequired:
 		return session.StepSetPassword
-	case acct.MFAEnrollRequired || s.cfg.Login.RequireMFA:
-		// Enrollment itself arrives with the second-factor work; until then
-		// such an account stops here and reaches no console.
+	case !m.any() && (acct.MFAEnrollRequired || s.cfg.Login.RequireMFA):
 		return session.StepEnrollMFA
 	}
 	return session.StepDone
@@ -296,7 +333,16 @@ func (s *Server) loginState(r *http.Request) (*stepResult, error) {
 		if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 			return nil, internal(err)
 		}
-		res.Methods = s.firstFactors(acct)
+		if res.Methods, err = s.firstFactors(r, acct); err != nil {
+			return nil, err
+		}
+	}
+	if cur.sess.Next == session.StepMFA {
+		m, err := s.mfaOf(r, cur.sess.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		res.MFAMethods = m.methods()
 	}
 	return res, nil
 }

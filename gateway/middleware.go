@@ -147,9 +147,8 @@ const maxJSONBody = 64 << 10
 // Content-Type: application/json (CONTRACT §5), which also keeps simple
 // cross-site form posts out of the API.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	if r.ContentLength > maxJSONBody {
 		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
@@ -168,6 +167,14 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return errBadJSON
+	}
+	return nil
+}
+
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
 	}
 	return nil
 }

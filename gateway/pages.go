@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"unigate/session"
 )
@@ -12,12 +13,20 @@ import (
 // works without JavaScript; they share the login state machine with the JSON API.
 
 type loginPage struct {
-	Step     string // "identify", "password", "set_password", "enroll_mfa"
-	Email    string
-	ReturnTo string
-	Error    string
-	MinLen   int
+	Step       string // "identify", "password", "email_code", "mfa", "set_password", "enroll_mfa"
+	Email      string
+	ReturnTo   string
+	Error      string
+	Notice     string
+	MinLen     int
+	Methods    []string // first factors offered (password step)
+	MFAMethods []string // second factors offered (mfa step)
+	CodeSent   bool     // an email code was sent in this login
+	TOTP       *totpEnrollView
 }
+
+// has reports whether list holds v (for the templates).
+func (p loginPage) Has(list []string, v string) bool { return slices.Contains(list, v) }
 
 type consolesPage struct {
 	Email     string
@@ -88,6 +97,9 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 	if msg := loginErrorMessage(q.Get("error")); msg != "" {
 		page.Error = msg
 	}
+	if q.Get("sent") != "" {
+		page.Notice = "If this address has an account, a code is on its way. It is valid for a few minutes."
+	}
 	switch {
 	case cur != nil && cur.sess.Complete() && q.Get("restart") == "":
 		target := "/consoles"
@@ -97,13 +109,38 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusFound)
 		return
 	case cur != nil && !cur.sess.Complete() && cur.sess.Email != "" && q.Get("restart") == "":
-		page.Email = cur.sess.Email
-		page.Step = pageStep(cur.sess.Next)
-		if page.ReturnTo == "" {
-			page.ReturnTo = cur.sess.ReturnTo
+		if err := s.fillLoginPage(r, cur, &page); err != nil {
+			s.errorPage(w, r, asAPIError(err))
+			return
 		}
 	}
 	s.render(w, r, http.StatusOK, "login", page)
+}
+
+// fillLoginPage prepares the page of the step the login waits for.
+func (s *Server) fillLoginPage(r *http.Request, cur *current, page *loginPage) error {
+	page.Email = cur.sess.Email
+	page.Step = pageStep(cur.sess.Next)
+	if page.ReturnTo == "" {
+		page.ReturnTo = cur.sess.ReturnTo
+	}
+	page.CodeSent = len(cur.sess.EmailCode) > 0
+	state, err := s.loginState(r)
+	if err != nil {
+		return err
+	}
+	page.Methods, page.MFAMethods = state.Methods, state.MFAMethods
+	if page.Step == "password" && !slices.Contains(page.Methods, "password") && slices.Contains(page.Methods, "email_code") {
+		page.Step = "email_code"
+	}
+	if page.Step == "enroll_mfa" {
+		v, err := s.newPendingTOTP(r, cur.sess)
+		if err != nil {
+			return err
+		}
+		page.TOTP = v
+	}
+	return nil
 }
 
 func pageStep(next string) string {
@@ -156,6 +193,22 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	case "set_password":
 		page.Step = "set_password"
 		res, err = s.loginSetPassword(w, r, f.Get("password"))
+	case "email_code_send":
+		page.Step = "email_code"
+		rec := &discardJSON{header: http.Header{}}
+		if err = s.loginEmailCodeSend(rec, r); err == nil {
+			http.Redirect(w, r, "/login?sent=1", http.StatusSeeOther)
+			return
+		}
+	case "email_code":
+		page.Step = "email_code"
+		res, err = s.loginEmailCodeVerify(w, r, f.Get("code"))
+	case "totp":
+		page.Step = "mfa"
+		res, err = s.loginTOTP(w, r, f.Get("code"))
+	case "totp_confirm":
+		page.Step = "enroll_mfa"
+		res, err = s.confirmTOTP(w, r, f.Get("code"))
 	default:
 		err = errWrongStep
 	}
@@ -169,8 +222,15 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		if cur, _ := s.loadSession(r); cur != nil && cur.sess.Email != "" {
-			page.Email = cur.sess.Email
+		if cur, _ := s.loadSession(r); cur != nil && cur.sess.Email != "" && !cur.sess.Complete() {
+			step := page.Step
+			if err := s.fillLoginPage(r, cur, &page); err != nil {
+				s.errorPage(w, r, asAPIError(err))
+				return
+			}
+			if step == "email_code" {
+				page.Step = step
+			}
 		}
 		page.Error = ae.Message
 		if ae.RetryAfter > 0 {
@@ -179,7 +239,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, ae.Status, "login", page)
 		return
 	}
-	if res.Next != session.StepDone {
+	if res == nil || res.Next != session.StepDone {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
@@ -273,3 +333,10 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
+
+// discardJSON swallows the JSON answer of an API step reused by a form.
+type discardJSON struct{ header http.Header }
+
+func (d *discardJSON) Header() http.Header         { return d.header }
+func (d *discardJSON) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardJSON) WriteHeader(int)             {}

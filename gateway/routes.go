@@ -20,6 +20,15 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("GET /consoles", s.pageConsoles)
 	account.HandleFunc("POST /consoles/{id}/enter", s.pageEnter)
 	account.HandleFunc("POST /logout", s.pageLogout)
+	account.HandleFunc("GET /settings", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/settings/security", http.StatusFound)
+	})
+	account.HandleFunc("GET /settings/security", s.pageSecurity)
+	account.HandleFunc("POST /settings/security/reauth", s.pageReauth)
+	account.HandleFunc("POST /settings/security/totp", s.pageTOTPStart)
+	account.HandleFunc("POST /settings/security/totp/confirm", s.pageTOTPConfirm)
+	account.HandleFunc("POST /settings/security/totp/delete", s.pageTOTPDelete)
+	account.HandleFunc("POST /settings/security/passkeys/{id}/delete", s.pagePasskeyDelete)
 	account.Handle("GET /static/", http.StripPrefix("/static/", web.Static()))
 
 	// JSON API (CONTRACT §5).
@@ -28,22 +37,27 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/identify", s.api(s.apiIdentify))
 	api.Handle("POST /api/v1/login/password", s.api(s.apiPassword))
 	api.Handle("POST /api/v1/login/password/set", s.api(s.apiSetPassword))
+	api.Handle("POST /api/v1/login/email-code", s.api(s.apiEmailCode))
+	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.apiEmailCodeVerify))
+	api.Handle("POST /api/v1/login/totp", s.api(s.apiTOTP))
+	api.Handle("POST /api/v1/login/passkey/options", s.api(s.loginPasskeyOptions))
+	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
 	api.Handle("GET /api/v1/session", s.api(s.apiSession))
 	api.Handle("GET /api/v1/consoles", s.api(s.apiConsoles))
 	api.Handle("POST /api/v1/consoles/{id}/enter", s.api(s.apiEnter))
 	api.Handle("POST /api/v1/logout", s.api(s.apiLogout))
 	api.Handle("GET /api/v1/me/sessions", s.api(s.apiListSessions))
 	api.Handle("DELETE /api/v1/me/sessions/{id}", s.api(s.apiRevokeSession))
+	api.Handle("POST /api/v1/me/reauth", s.api(s.apiReauth))
+	api.Handle("GET /api/v1/me/mfa", s.api(s.apiMFA))
+	api.Handle("POST /api/v1/me/mfa/totp", s.api(s.apiTOTPEnroll))
+	api.Handle("POST /api/v1/me/mfa/totp/confirm", s.api(s.apiTOTPConfirm))
+	api.Handle("DELETE /api/v1/me/mfa/totp", s.api(s.apiTOTPDelete))
+	api.Handle("POST /api/v1/me/mfa/passkeys/options", s.api(s.apiPasskeyRegisterOptions))
+	api.Handle("POST /api/v1/me/mfa/passkeys", s.api(s.apiPasskeyRegister))
+	api.Handle("DELETE /api/v1/me/mfa/passkeys/{id}", s.api(s.apiPasskeyDelete))
 	api.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
-	// A known path with the wrong method: a JSON 405 rather than net/http's plain text.
-	for _, p := range []string{"/api/v1/login/state", "/api/v1/login/identify", "/api/v1/login/password",
-		"/api/v1/login/password/set", "/api/v1/session", "/api/v1/consoles", "/api/v1/consoles/{id}/enter",
-		"/api/v1/logout", "/api/v1/me/sessions", "/api/v1/me/sessions/{id}"} {
-		api.Handle(p, s.api(func(w http.ResponseWriter, r *http.Request) error {
-			return errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here.")
-		}))
-	}
-	account.Handle("/api/", api)
+	account.Handle("/api/", s.jsonMethodNotAllowed(api))
 
 	// Keys to verify X-Auth-Assertion (CONTRACT §6), and probes.
 	account.HandleFunc("GET /.well-known/jwks.json", s.jwks)
@@ -115,6 +129,31 @@ func (s *Server) routes() http.Handler {
 		s.serveConsole(w, r, c, canonical)
 	})
 	return withRequestID(s.withAccessLog(top))
+}
+
+// jsonMethodNotAllowed answers a known API path asked with the wrong method
+// with a JSON 405 and Allow, rather than net/http's plain text.
+func (s *Server) jsonMethodNotAllowed(api *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := api.Handler(r); pattern != "/api/" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := api.Handler(probe); p != "/api/" && p != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			api.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeAPIError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here."))
+	})
 }
 
 // validHostPort accepts host, host:port and [v6]:port with a numeric port.

@@ -6,6 +6,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +21,7 @@ import (
 
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/mfa"
 	"unigate/session"
 	"unigate/upstreams"
 	"unigate/web"
@@ -36,8 +39,16 @@ type Deps struct {
 	Registry prometheus.Registerer
 	// Clock is injected so that timeouts and lockouts are testable; nil => time.Now.
 	Clock func() time.Time
+	// Mailer queues the messages the login sends (email codes).
+	Mailer Mailer
 	// Transport to the upstreams; nil => a tuned transport per console (production).
 	Transport http.RoundTripper
+}
+
+// Mailer queues one message (rendered from the kind's template in the
+// locale) for delivery; the outbox sends it. key makes queueing idempotent.
+type Mailer interface {
+	Queue(ctx context.Context, key, accountID, kind, locale, to string, data any) error
 }
 
 // Server is the gateway. It is an http.Handler for the public listener;
@@ -52,6 +63,11 @@ type Server struct {
 	clock    func() time.Time
 	metrics  *metrics
 	cookies  *session.CookieCodec
+	mailer   Mailer
+	sealer   *mfa.Sealer
+	webauthn *mfa.WebAuthn
+	// codeKey keys the HMAC of email codes (derived from the session key).
+	codeKey []byte
 
 	public      *url.URL
 	accountHost string // lower-case, no port
@@ -81,8 +97,8 @@ type consoleSite struct {
 
 // New validates the dependencies and builds the gateway.
 func New(d Deps) (*Server, error) {
-	if d.Config == nil || d.Sessions == nil || d.Accounts == nil || d.Hasher == nil || d.Signer == nil {
-		return nil, errors.New("gateway: config, session store, account store, hasher and signer are required")
+	if d.Config == nil || d.Sessions == nil || d.Accounts == nil || d.Hasher == nil || d.Signer == nil || d.Mailer == nil {
+		return nil, errors.New("gateway: config, session store, account store, hasher, signer and mailer are required")
 	}
 	cfg := d.Config
 	s := &Server{
@@ -91,6 +107,7 @@ func New(d Deps) (*Server, error) {
 		accounts:     d.Accounts,
 		hasher:       d.Hasher,
 		signer:       d.Signer,
+		mailer:       d.Mailer,
 		logger:       d.Logger,
 		clock:        d.Clock,
 		public:       cfg.Public(),
@@ -128,6 +145,21 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: cookie codec: %w", err)
 	}
 	s.cookies = codec
+	if s.sealer, err = mfa.NewSealer(cfg.SessionKey()); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.codeKey = deriveKey(cfg.SessionKey(), "unigate email code v1")
+	// Passkeys belong to the account host: its name is the RP ID, its origin the only one accepted.
+	s.webauthn, err = mfa.NewWebAuthn(mfa.Config{
+		RPID:          s.accountHost,
+		RPDisplayName: "Scaleway and Dedibox account",
+		Origins:       []string{s.public.Scheme + "://" + s.public.Host},
+		Timeout:       5 * time.Minute,
+		Now:           s.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: webauthn: %w", err)
+	}
 
 	for _, c := range cfg.Consoles {
 		// A nil transport gives each console its own clone of the tuned
@@ -197,6 +229,15 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 		}
 	}
 	return site, nil
+}
+
+// deriveKey derives a purpose-bound key from the session key (HKDF-SHA256).
+func deriveKey(secret []byte, info string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, info, 32)
+	if err != nil {
+		panic(err) // only for lengths over 255*32
+	}
+	return k
 }
 
 // ServeHTTP serves the public listener.

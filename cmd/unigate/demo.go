@@ -81,6 +81,7 @@ func runDemo(ctx context.Context, listen string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "email: %s\n", demoEmail)
 		fmt.Fprintf(stdout, "password: %s\n", password)
 		fmt.Fprintf(stdout, "consoles: http://dedibox.localhost:%s/ and http://scaleway.localhost:%s/\n", port, port)
+		fmt.Fprintf(stdout, "mail (sign-in codes): .eml files in %s\n", cfg.Mail.Dir)
 		fmt.Fprintf(stdout, "(*.localhost resolves to 127.0.0.1 in browsers; with curl use --resolve or a Host header)\n")
 	})
 }
@@ -111,8 +112,9 @@ func demoConfig(dir, listen, port, dediboxURL, scalewayURL string) (*config.Conf
 		Secrets:   config.Secrets{SessionKeyFile: keyPath, SigningKeyFile: pemPath},
 		Session:   config.Session{Store: "memory"},
 		Accounts:  config.Accounts{Driver: "sqlite", DSN: filepath.Join(dir, "accounts.db")},
-		Mail:      config.Mail{Transport: "log"},
-		Login:     config.Login{LegacyLoginCutoff: "2025-10-28"},
+		// Mail lands as .eml files that a newcomer can open (codes never go to a log).
+		Mail:  config.Mail{Transport: "file", Dir: filepath.Join(dir, "mail"), From: "Accounts <no-reply@account.localhost>"},
+		Login: config.Login{LegacyLoginCutoff: "2025-10-28"},
 		Consoles: []config.Console{
 			{ID: "dedibox", Name: "Dedibox", Hosts: []string{"dedibox.localhost"}, Upstream: dediboxURL,
 				PublicPaths: []string{"/api/"}},

@@ -25,7 +25,7 @@ func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer)
 	logs := newBufferedLog(stderr)
 	defer logs.Close()
 	logger := newLogger(logs, cfg.Log.Level)
-	store, closeStore, err := openSessionStore(cfg)
+	store, closeStore, err := openSessionStore(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -49,6 +49,13 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		}
 		return fmt.Errorf("signing key: %w", err)
 	}
+	mailer, err := newMailer(cfg, acc, logger)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("mail: %w", err)
+	}
 	reg := gateway.NewMetricsRegistry()
 	gw, err := gateway.New(gateway.Deps{
 		Config:   cfg,
@@ -58,10 +65,19 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		Signer:   signer,
 		Logger:   logger,
 		Registry: reg,
+		Mailer:   mailer,
 	})
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
+	// The outbox sender runs beside the server and stops with it.
+	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	senderDone := make(chan struct{})
+	go func() { defer close(senderDone); mailer.sender.Run(senderCtx) }()
+	defer func() { stopSender(); <-senderDone }()
 
 	public := gateway.NewHTTPServer(gw, logger)
 	if ln == nil {
@@ -118,7 +134,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	return nil
 }
 
-func openSessionStore(cfg *config.Config) (session.Store, func(), error) {
+func openSessionStore(cfg *config.Config, logger *slog.Logger) (session.Store, func(), error) {
 	if cfg.Session.Store == "memory" {
 		return session.NewMemoryStore(nil), func() {}, nil
 	}
@@ -138,7 +154,13 @@ func openSessionStore(cfg *config.Config) (session.Store, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("session store: %w", err)
 	}
-	return session.NewRedisStore(client, session.RedisOptions{KeyPrefix: r.KeyPrefix}), func() { client.Close() }, nil
+	store := session.NewRedisStore(client, session.RedisOptions{KeyPrefix: r.KeyPrefix})
+	if cfg.Session.LocalCache <= 0 {
+		return store, func() { client.Close() }, nil
+	}
+	// A local cache in front of Redis; revocations reach every replica through pub/sub.
+	cached := session.NewCachedStore(store, client, session.CacheOptions{MaxAge: cfg.Session.LocalCache, Logger: logger})
+	return cached, func() { cached.Close(); client.Close() }, nil
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

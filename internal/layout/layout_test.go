@@ -11,8 +11,10 @@ import (
 
 // allowed lists, for each package, the unigate packages it may import.
 var allowed = map[string][]string{
-	"unigate/cmd/unigate": {"gateway", "upstreams", "session", "accounts", "config", "web"},
-	"unigate/gateway":     {"upstreams", "session", "accounts", "config", "web"},
+	"unigate/cmd/unigate": {"gateway", "upstreams", "session", "accounts", "mfa", "mail", "config", "web"},
+	"unigate/gateway":     {"upstreams", "session", "accounts", "mfa", "mail", "config", "web"},
+	"unigate/mfa":         {"accounts"},
+	"unigate/mail":        {"accounts"},
 	"unigate/upstreams":   {},
 	"unigate/session":     {},
 	"unigate/accounts":    {},
@@ -25,6 +27,8 @@ var allowed = map[string][]string{
 var noHTTP = map[string][]string{
 	"unigate/accounts": {},
 	"unigate/session":  {"cookie.go"},
+	"unigate/mail":     {},
+	"unigate/mfa":      {},
 }
 
 func repoRoot(t *testing.T) string {

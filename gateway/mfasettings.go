@@ -1,0 +1,440 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"unigate/accounts"
+	"unigate/mfa"
+	"unigate/session"
+)
+
+// The second-factor settings (/me/mfa/*, /me/reauth). Enrollment answers a
+// complete session, and also a login that stopped at enroll_mfa: that
+// session can do nothing else (CONTRACT §5, SECURITY.md "A known tension").
+
+var (
+	errReauthRequired  = errorf(http.StatusForbidden, "reauth_required", "Confirm it is you first: sign in again or re-enter your password.")
+	errAlreadyEnrolled = errorf(http.StatusConflict, "already_enrolled", "An authenticator app is already set up. Remove it first to set up another.")
+)
+
+// enrollmentSession returns a complete session, or a login waiting for enroll_mfa.
+func (s *Server) enrollmentSession(r *http.Request) (*current, error) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.sess.AccountID == "" || (!cur.sess.Complete() && cur.sess.Next != session.StepEnrollMFA) {
+		return nil, errUnauthenticated
+	}
+	return cur, nil
+}
+
+// recentlyProven: a login or re-authentication within the last 5 minutes (ASVS V7.5.1).
+func (s *Server) recentlyProven(sess *session.Session) bool {
+	return !sess.AuthTime.IsZero() && s.now().Sub(sess.AuthTime) <= recentProof
+}
+
+// totpEnrollView answers POST /me/mfa/totp.
+type totpEnrollView struct {
+	Secret     string `json:"secret"`
+	OTPAuthURI string `json:"otpauth_uri"`
+	QRCode     string `json:"qr_code"` // data:image/png;base64,…
+}
+
+func (s *Server) apiTOTPEnroll(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.enrollmentSession(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	v, err := s.newPendingTOTP(r, cur.sess)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// newPendingTOTP draws a new secret and keeps it, sealed, until confirmed.
+func (s *Server) newPendingTOTP(r *http.Request, sess *session.Session) (*totpEnrollView, error) {
+	secret, uri, qr, err := mfa.GenerateTOTP(s.totpIssuer(), sess.Email)
+	if err != nil {
+		return nil, internal(err)
+	}
+	err = s.accounts.PutPendingTOTP(r.Context(), sess.AccountID, s.sealer.Seal([]byte(secret), []byte(sess.AccountID)))
+	if errors.Is(err, accounts.ErrMFAExists) {
+		return nil, errAlreadyEnrolled
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &totpEnrollView{Secret: secret, OTPAuthURI: uri, QRCode: qr}, nil
+}
+
+func (s *Server) totpIssuer() string { return "Scaleway / Dedibox" }
+
+// apiTOTPConfirm is POST /me/mfa/totp/confirm: the first code proves the app has the secret.
+func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.confirmTOTP(w, r, req.Code)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		writeJSON(w, http.StatusOK, map[string]any{})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// confirmTOTP returns the login's next step when called inside a login, nil otherwise.
+func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode string) (*stepResult, error) {
+	cur, err := s.enrollmentSession(r)
+	if err != nil {
+		return nil, err
+	}
+	att, err := (&limiter{s}).begin(r, cur.sess.Email, "totp")
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.accounts.TOTPCredential(r.Context(), cur.sess.AccountID)
+	if errors.Is(err, accounts.ErrNotFound) || (err == nil && cred.Confirmed) {
+		return nil, errorf(http.StatusConflict, "no_pending_totp", "Start the authenticator app set-up first.")
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	secret, err := s.sealer.Open(cred.SecretSealed, []byte(cur.sess.AccountID))
+	if err != nil {
+		return nil, internal(err)
+	}
+	code, perr := mfa.ParseCode(rawCode)
+	step, ok := int64(0), false
+	if perr == nil {
+		step, ok = mfa.VerifyTOTP(string(secret), code, s.now())
+	}
+	if !ok {
+		s.metrics.loginAttempts.WithLabelValues("totp", "failure").Inc()
+		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "totp"})
+		return nil, errInvalidCode
+	}
+	att.success(r)
+	if err := s.accounts.ConfirmTOTP(r.Context(), cur.sess.AccountID, step, s.now()); err != nil {
+		return nil, internal(err)
+	}
+	return s.enrolled(w, r, cur, "totp")
+}
+
+// enrolled records a new second factor; inside a login it also counts as
+// the second factor of this login and the login goes on.
+func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, cur *current, method string) (*stepResult, error) {
+	if err := s.accounts.SetMFAEnrollRequired(r.Context(), cur.sess.AccountID, false); err != nil {
+		return nil, internal(err)
+	}
+	s.audit(r, "mfa.enroll", cur.sess.AccountID, map[string]string{"method": method})
+	if cur.sess.Complete() {
+		return nil, nil
+	}
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	cur.sess.MFA = method
+	cur.sess.Factors = append(cur.sess.Factors, method)
+	return s.advance(w, r, cur, acct)
+}
+
+// apiPasskeyRegisterOptions is POST /me/mfa/passkeys/options.
+func (s *Server) apiPasskeyRegisterOptions(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.enrollmentSession(r)
+	if err != nil {
+		return err
+	}
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return internal(err)
+	}
+	user, err := s.webauthnUser(r, acct)
+	if err != nil {
+		return err
+	}
+	options, data, err := s.webauthn.BeginRegistration(user)
+	if err != nil {
+		return internal(err)
+	}
+	if err := s.startCeremony(r, cur.sess, ceremonyRegister, data); err != nil {
+		return err
+	}
+	writeRawJSON(w, http.StatusOK, options)
+	return nil
+}
+
+// apiPasskeyRegister is POST /me/mfa/passkeys[?name=…]: 201 with the new passkey.
+func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.enrollmentSession(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r, maxWebAuthnBody)
+	if err != nil {
+		return err
+	}
+	data, _, err := s.takeCeremony(r, cur.sess, ceremonyRegister)
+	if err != nil {
+		return err
+	}
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return internal(err)
+	}
+	user, err := s.webauthnUser(r, acct)
+	if err != nil {
+		return err
+	}
+	name := passkeyName(r.URL.Query().Get("name"))
+	cred, err := s.webauthn.FinishRegistration(user, data, bytes.NewReader(body), name, s.now())
+	if err != nil {
+		s.audit(r, "mfa.enroll_failure", acct.ID, map[string]string{"method": "passkey"})
+		return errorf(http.StatusBadRequest, "invalid_credential", "The passkey could not be registered.")
+	}
+	if err := s.accounts.AddWebAuthnCredential(r.Context(), cred); err != nil {
+		if errors.Is(err, accounts.ErrCredentialExists) {
+			return errorf(http.StatusConflict, "credential_exists", "This passkey is already registered.")
+		}
+		return internal(err)
+	}
+	res, err := s.enrolled(w, r, cur, "passkey")
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"id": base64.RawURLEncoding.EncodeToString(cred.ID), "name": cred.Name}
+	if res != nil {
+		out["next"] = res.Next
+		if res.Redirect != "" {
+			out["redirect"] = res.Redirect
+		}
+		if len(res.MFAMethods) > 0 {
+			out["mfa_methods"] = res.MFAMethods
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+// passkeyName keeps a user-given label printable and short.
+func passkeyName(n string) string {
+	n = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(n))
+	if len([]rune(n)) > 64 {
+		n = string([]rune(n)[:64])
+	}
+	if n == "" {
+		n = "Passkey"
+	}
+	return n
+}
+
+// mfaView is GET /me/mfa.
+type mfaView struct {
+	TOTP     bool          `json:"totp"`
+	Passkeys []passkeyView `json:"passkeys"`
+}
+
+type passkeyView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+}
+
+func (s *Server) mfaSummary(r *http.Request, accountID string) (*mfaView, error) {
+	v := &mfaView{Passkeys: []passkeyView{}}
+	cred, err := s.accounts.TOTPCredential(r.Context(), accountID)
+	switch {
+	case err == nil:
+		v.TOTP = cred.Confirmed
+	case !errors.Is(err, accounts.ErrNotFound):
+		return nil, internal(err)
+	}
+	creds, err := s.accounts.WebAuthnCredentials(r.Context(), accountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	for _, c := range creds {
+		pv := passkeyView{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC()}
+		if !c.LastUsedAt.IsZero() {
+			t := c.LastUsedAt.UTC()
+			pv.LastUsedAt = &t
+		}
+		v.Passkeys = append(v.Passkeys, pv)
+	}
+	return v, nil
+}
+
+func (s *Server) apiMFA(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.mfaSummary(r, cur.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// removeMFA is shared by DELETE /me/mfa/totp and /me/mfa/passkeys/{id}: it
+// needs a recent proof, and keeps at least one method when MFA is required.
+func (s *Server) removeMFA(r *http.Request, method string, remove func(accountID string) error) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	if !s.recentlyProven(cur.sess) {
+		return errReauthRequired
+	}
+	m, err := s.mfaOf(r, cur.sess.AccountID)
+	if err != nil {
+		return err
+	}
+	remaining := m.passkeys
+	if m.totp {
+		remaining++
+	}
+	if s.cfg.Login.RequireMFA && remaining <= 1 {
+		return errorf(http.StatusConflict, "last_mfa_method", "Add another method before removing the last one: a second factor is required.")
+	}
+	if err := remove(cur.sess.AccountID); err != nil {
+		if errors.Is(err, accounts.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not_found", "No such method.")
+		}
+		return internal(err)
+	}
+	s.audit(r, "mfa.remove", cur.sess.AccountID, map[string]string{"method": method})
+	return nil
+}
+
+func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request) error {
+	err := s.removeMFA(r, "totp", func(id string) error {
+		if _, err := s.accounts.TOTPCredential(r.Context(), id); err != nil {
+			return err
+		}
+		return s.accounts.DeleteTOTP(r.Context(), id)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request) error {
+	credID, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusNotFound, "not_found", "No such method.")
+	}
+	if err := s.removeMFA(r, "passkey", func(id string) error {
+		return s.accounts.DeleteWebAuthnCredential(r.Context(), id, credID)
+	}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// apiReauth is POST /me/reauth {"password"} or {"totp"}: a fresh proof for
+// 5 minutes, under a new session token (ASVS V7.2.4, V7.5.1). Failures count
+// toward max_failures.
+func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Password *string `json:"password"`
+		TOTP     *string `json:"totp"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	password, totp := "", ""
+	if req.Password != nil {
+		password = *req.Password
+	}
+	if req.TOTP != nil {
+		totp = *req.TOTP
+	}
+	if err := s.reauth(w, r, password, totp, req.Password != nil, req.TOTP != nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// reauth checks a password or a TOTP code of the signed-in account and
+// renews the session's proof under a new token.
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp string, hasPassword, hasTOTP bool) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	if !hasPassword && !hasTOTP {
+		return errorf(http.StatusBadRequest, "invalid_request", "Send a password or a TOTP code.")
+	}
+	method := "password"
+	if !hasPassword {
+		method = "totp"
+	}
+	att, err := (&limiter{s}).begin(r, cur.sess.Email, method)
+	if err != nil {
+		return err
+	}
+	ok := false
+	if hasPassword {
+		acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+		if err != nil {
+			return internal(err)
+		}
+		if acct.PasswordHash != "" {
+			ok, _, _ = s.hasher.Verify(r.Context(), acct.PasswordHash, password)
+		} else {
+			_ = s.hasher.VerifyDummy(r.Context(), password)
+		}
+	} else {
+		ok = s.checkTOTP(r, cur.sess.AccountID, totp)
+	}
+	if !ok {
+		s.metrics.loginAttempts.WithLabelValues(method, "failure").Inc()
+		s.audit(r, "reauth.failure", cur.sess.AccountID, map[string]string{"method": method})
+		return errInvalidCredentials
+	}
+	att.success(r)
+	cur.sess.AuthTime = s.now()
+	token, err := s.sessions.Rotate(r.Context(), cur.sess, s.cfg.Session.IdleTimeout)
+	if err != nil {
+		if errors.Is(err, session.ErrNotFound) {
+			return errUnauthenticated
+		}
+		s.metrics.storeErrors.WithLabelValues("rotate").Inc()
+		return storeDown(err)
+	}
+	if err := s.setSessionCookie(w, r, token); err != nil {
+		return err
+	}
+	s.audit(r, "reauth", cur.sess.AccountID, map[string]string{"method": method})
+	return nil
+}

@@ -1,0 +1,145 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+)
+
+// The security settings page: second factors added and removed with plain
+// forms (the passkey button uses passkey.js). Removing needs a recent proof.
+
+type securityPage struct {
+	Email    string
+	Error    string
+	Notice   string
+	Recent   bool
+	TOTPOn   bool
+	TOTP     *totpEnrollView // a set-up in progress
+	Passkeys []passkeyView
+}
+
+func (s *Server) pageSecurity(w http.ResponseWriter, r *http.Request) {
+	s.renderSecurity(w, r, http.StatusOK, "", r.URL.Query().Get("notice"), nil)
+}
+
+func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, msg, notice string, totp *totpEnrollView) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if cur == nil || !cur.sess.Complete() {
+		http.Redirect(w, r, "/login?return_to=%2Fsettings%2Fsecurity", http.StatusFound)
+		return
+	}
+	v, err := s.mfaSummary(r, cur.sess.AccountID)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	s.render(w, r, status, "security", securityPage{
+		Email: cur.sess.Email, Error: msg, Notice: securityNotice(notice), Recent: s.recentlyProven(cur.sess),
+		TOTPOn: v.TOTP, TOTP: totp, Passkeys: v.Passkeys,
+	})
+}
+
+func securityNotice(code string) string {
+	switch code {
+	case "totp_on":
+		return "Your authenticator app is set up."
+	case "removed":
+		return "The method was removed."
+	case "confirmed":
+		return "Thank you. You can change your security settings for the next few minutes."
+	}
+	return ""
+}
+
+// securityForm runs one form action and answers with the page again or a redirect.
+func (s *Server) securityForm(w http.ResponseWriter, r *http.Request, action func() (notice string, totp *totpEnrollView, err error)) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+		return
+	}
+	notice, totp, err := action()
+	if err != nil {
+		ae := asAPIError(err)
+		if errors.Is(err, errUnauthenticated) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if ae.Status >= 500 {
+			s.errorPage(w, r, ae)
+			return
+		}
+		s.renderSecurity(w, r, ae.Status, ae.Message, "", nil)
+		return
+	}
+	if totp != nil {
+		s.renderSecurity(w, r, http.StatusOK, "", "", totp)
+		return
+	}
+	http.Redirect(w, r, "/settings/security?notice="+notice, http.StatusSeeOther)
+}
+
+func (s *Server) pageTOTPStart(w http.ResponseWriter, r *http.Request) {
+	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
+		cur, err := s.requireComplete(r)
+		if err != nil {
+			return "", nil, err
+		}
+		v, err := s.newPendingTOTP(r, cur.sess)
+		return "", v, err
+	})
+}
+
+func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request) {
+	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
+		if _, err := s.requireComplete(r); err != nil {
+			return "", nil, err
+		}
+		_, err := s.confirmTOTP(w, r, r.PostForm.Get("code"))
+		return "totp_on", nil, err
+	})
+}
+
+func (s *Server) pageTOTPDelete(w http.ResponseWriter, r *http.Request) {
+	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
+		err := s.removeMFA(r, "totp", func(id string) error {
+			if _, err := s.accounts.TOTPCredential(r.Context(), id); err != nil {
+				return err
+			}
+			return s.accounts.DeleteTOTP(r.Context(), id)
+		})
+		return "removed", nil, err
+	})
+}
+
+func (s *Server) pagePasskeyDelete(w http.ResponseWriter, r *http.Request) {
+	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
+		credID, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
+		if err != nil {
+			return "", nil, errorf(http.StatusNotFound, "not_found", "No such passkey.")
+		}
+		err = s.removeMFA(r, "passkey", func(id string) error {
+			return s.accounts.DeleteWebAuthnCredential(r.Context(), id, credID)
+		})
+		return "removed", nil, err
+	})
+}
+
+// pageReauth is the form version of POST /me/reauth.
+func (s *Server) pageReauth(w http.ResponseWriter, r *http.Request) {
+	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
+		body := map[string]string{}
+		if p := r.PostForm.Get("password"); p != "" {
+			body["password"] = p
+		} else if c := r.PostForm.Get("totp"); c != "" {
+			body["totp"] = c
+		}
+		err := s.reauth(w, r, body["password"], body["totp"], body["password"] != "", body["totp"] != "")
+		return "confirmed", nil, err
+	})
+}

@@ -1,0 +1,290 @@
+package mail
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base32"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	netmail "net/mail"
+	"slices"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+
+	gomail "github.com/wneessen/go-mail"
+)
+
+// Message kinds: the name of a message's templates, and what the outbox and
+// the metrics call it.
+const (
+	// KindEmailCode: a one-time sign-in code. Data: CodeData.
+	KindEmailCode = "email_code"
+	// KindSignupCode: the code that verifies the address at sign-up. Data: CodeData.
+	KindSignupCode = "signup_code"
+	// KindAccountExists: someone tried to sign up with an address that
+	// already has an account (the sign-up page answers as for a new address,
+	// so as not to reveal it: ASVS V6.3.8). Data: AccountExistsData.
+	KindAccountExists = "account_exists"
+)
+
+// CodeData fills the templates of the kinds that carry a one-time code.
+type CodeData struct {
+	Code           string // exactly 8 ASCII digits (CONTRACT.md §9)
+	ExpiresMinutes int    // at least 1
+}
+
+// AccountExistsData fills the account_exists templates.
+type AccountExistsData struct {
+	SignInURL string // where to sign in; "" leaves the link out
+}
+
+// kindSpec is what the renderer knows of a kind beyond its templates. To add
+// a kind: a line here, then templates/<locale>/<kind>.txt (defining
+// "subject" and "text") and .html (defining "body") for every locale.
+type kindSpec struct {
+	// code: the data is a CodeData whose code must appear alone on a line of
+	// the text part and never in the subject.
+	code bool
+	// priority orders the outbox (accounts.OutboxMessage.Priority): someone
+	// waits at a screen for a code.
+	priority int
+}
+
+var kinds = map[string]kindSpec{
+	KindEmailCode:     {code: true, priority: 10},
+	KindSignupCode:    {code: true, priority: 10},
+	KindAccountExists: {priority: 5},
+}
+
+// locales lists the languages with templates; the first is the fallback.
+var locales = []string{"en", "fr"}
+
+//go:embed templates
+var templateFiles embed.FS
+
+// Renderer turns a kind, a locale and data into a complete message. It is
+// safe for concurrent use.
+type Renderer struct {
+	from       *netmail.Address
+	domain     string // of from, for Message-IDs
+	sets       map[string]templateSet
+	now        func() time.Time
+	randomRead func([]byte) (int, error)
+}
+
+// templateSet holds one kind's templates in one locale.
+type templateSet struct {
+	text *texttemplate.Template // "subject" and "layout" (which runs "text")
+	html *htmltemplate.Template // "layout" (which runs "body")
+}
+
+// NewRenderer parses every kind's templates in every locale (a missing one
+// is an error here, at start, not at the first mail) for messages from from,
+// an address with an optional display name ("Accounts <no-reply@example.com>").
+func NewRenderer(from string) (*Renderer, error) {
+	addr, err := netmail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n") {
+		return nil, fmt.Errorf("mail: from address %q: invalid", from)
+	}
+	r := &Renderer{
+		from:       addr,
+		domain:     addr.Address[strings.LastIndexByte(addr.Address, '@')+1:],
+		sets:       map[string]templateSet{},
+		now:        time.Now,
+		randomRead: rand.Read,
+	}
+	tfs, err := fs.Sub(templateFiles, "templates")
+	if err != nil {
+		return nil, err
+	}
+	textBase, err := texttemplate.New("").Option("missingkey=error").ParseFS(tfs, "layout.txt")
+	if err != nil {
+		return nil, fmt.Errorf("mail: templates: %w", err)
+	}
+	htmlBase, err := htmltemplate.New("").Option("missingkey=error").ParseFS(tfs, "layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("mail: templates: %w", err)
+	}
+	for _, loc := range locales {
+		for kind := range kinds {
+			set, err := parseSet(tfs, textBase, htmlBase, loc, kind)
+			if err != nil {
+				return nil, fmt.Errorf("mail: templates %s/%s: %w", loc, kind, err)
+			}
+			r.sets[loc+"/"+kind] = set
+		}
+	}
+	return r, nil
+}
+
+// parseSet clones the layouts and adds the locale's common templates and the
+// kind's own.
+func parseSet(tfs fs.FS, textBase *texttemplate.Template, htmlBase *htmltemplate.Template, loc, kind string) (templateSet, error) {
+	text, err := texttemplate.Must(textBase.Clone()).ParseFS(tfs, loc+"/common.txt", loc+"/"+kind+".txt")
+	if err != nil {
+		return templateSet{}, err
+	}
+	html, err := htmltemplate.Must(htmlBase.Clone()).ParseFS(tfs, loc+"/common.html", loc+"/"+kind+".html")
+	if err != nil {
+		return templateSet{}, err
+	}
+	for _, name := range []string{"subject", "text", "footer", "layout"} {
+		if text.Lookup(name) == nil {
+			return templateSet{}, fmt.Errorf("no text template %q", name)
+		}
+	}
+	for _, name := range []string{"body", "footer", "layout"} {
+		if html.Lookup(name) == nil {
+			return templateSet{}, fmt.Errorf("no html template %q", name)
+		}
+	}
+	return templateSet{text: text, html: html}, nil
+}
+
+// Render builds the message of kind for to, in locale ("fr", "fr-CA" …;
+// anything without templates falls back to English): a multipart/alternative
+// RFC 5322 message, text/plain then text/html, UTF-8, quoted-printable, with
+// Date, Message-ID, From, To and a Subject encoded per RFC 2047 when it is
+// not ASCII. For the kinds that carry a code, Render checks what CONTRACT.md
+// §9 promises: the code is 8 digits, alone on its own line in the text part,
+// and not in the subject (subjects show in notifications and lock screens).
+func (r *Renderer) Render(kind, locale, to string, data any) ([]byte, error) {
+	spec, ok := kinds[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	code := ""
+	if spec.code {
+		var err error
+		if code, err = checkCodeData(data); err != nil {
+			return nil, err
+		}
+	}
+	loc := pickLocale(locale)
+	set := r.sets[loc+"/"+kind]
+
+	subject, err := execText(set.text, "subject", data)
+	if err != nil {
+		return nil, err
+	}
+	subject = strings.TrimSpace(subject)
+	if subject == "" || strings.ContainsFunc(subject, unicode.IsControl) {
+		return nil, fmt.Errorf("mail: %s/%s: the subject must be one non-empty line", loc, kind)
+	}
+	text, err := execText(set.text, "layout", data)
+	if err != nil {
+		return nil, err
+	}
+	text = strings.Trim(strings.ReplaceAll(text, "\r\n", "\n"), "\n") + "\n"
+	var html bytes.Buffer
+	page := struct {
+		Lang, Subject string
+		Data          any
+	}{loc, subject, data}
+	if err := set.html.ExecuteTemplate(&html, "layout", page); err != nil {
+		return nil, fmt.Errorf("%w: %s/%s: %v", ErrBadData, loc, kind, err)
+	}
+	if code != "" {
+		if strings.Contains(subject, code) {
+			return nil, fmt.Errorf("mail: %s/%s: the subject contains the code", loc, kind)
+		}
+		if !slices.Contains(strings.Split(text, "\n"), code) {
+			return nil, fmt.Errorf("mail: %s/%s: the code is not alone on a line of the text part", loc, kind)
+		}
+	}
+	return r.build(loc, to, subject, text, html.String())
+}
+
+// build assembles the message with go-mail.
+func (r *Renderer) build(loc, to, subject, text, html string) ([]byte, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(r.from)
+	if err := msg.To(to); err != nil || strings.ContainsAny(to, "\r\n") {
+		return nil, fmt.Errorf("mail: recipient %q: invalid", to)
+	}
+	msg.Subject(subject)
+	msg.SetDateWithValue(r.now())
+	id, err := r.messageID()
+	if err != nil {
+		return nil, err
+	}
+	msg.SetMessageIDWithValue(id)
+	// RFC 3834 §5: an automatic message, to which auto-responders must not reply.
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader("Content-Language", loc)
+	msg.SetBodyString(gomail.TypeTextPlain, text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, html)
+	var out bytes.Buffer
+	if _, err := msg.WriteTo(&out); err != nil {
+		return nil, fmt.Errorf("mail: writing message: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// messageID is 128 random bits at the sender's domain (RFC 5322 §3.6.4):
+// unique without revealing the host that wrote it.
+func (r *Renderer) messageID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := r.randomRead(b); err != nil {
+		return "", fmt.Errorf("mail: message id: %w", err)
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)) + "@" + r.domain, nil
+}
+
+// checkCodeData returns the code of a code kind's data.
+func checkCodeData(data any) (string, error) {
+	var d CodeData
+	switch v := data.(type) {
+	case CodeData:
+		d = v
+	case *CodeData:
+		if v == nil {
+			return "", fmt.Errorf("%w: nil CodeData", ErrBadData)
+		}
+		d = *v
+	default:
+		return "", fmt.Errorf("%w: want CodeData, got %T", ErrBadData, data)
+	}
+	if !isCode(d.Code) {
+		return "", fmt.Errorf("%w: a code is 8 digits", ErrBadData) // never echo it
+	}
+	if d.ExpiresMinutes < 1 {
+		return "", fmt.Errorf("%w: ExpiresMinutes %d", ErrBadData, d.ExpiresMinutes)
+	}
+	return d.Code, nil
+}
+
+func isCode(s string) bool {
+	if len(s) != 8 {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func execText(t *texttemplate.Template, name string, data any) (string, error) {
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadData, err)
+	}
+	return b.String(), nil
+}
+
+// pickLocale maps a BCP 47 tag (or a POSIX one, fr_FR) to a locale with
+// templates by its language subtag; anything else gets the first locale.
+func pickLocale(tag string) string {
+	lang, _, _ := strings.Cut(strings.ReplaceAll(tag, "_", "-"), "-")
+	lang = strings.ToLower(strings.TrimSpace(lang))
+	if slices.Contains(locales, lang) {
+		return lang
+	}
+	return locales[0]
+}

@@ -1,0 +1,90 @@
+// Passkeys need the WebAuthn browser API: this is the only script of the
+// portal. A button with data-passkey="login" or "register" asks the server
+// for options, lets the browser talk to the authenticator, and posts the
+// answer back. Everything else on the pages works without JavaScript.
+"use strict";
+(function () {
+  function b64urlToBuf(s) {
+    s = s.replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+  function bufToB64url(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
+    });
+  }
+  function showError(msg) {
+    var el = document.getElementById("passkey-error");
+    if (el) { el.textContent = msg; el.hidden = false; el.focus && el.focus(); }
+  }
+  function prepare(options) {
+    var pk = options.publicKey;
+    pk.challenge = b64urlToBuf(pk.challenge);
+    if (pk.user && pk.user.id) pk.user.id = b64urlToBuf(pk.user.id);
+    (pk.allowCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    (pk.excludeCredentials || []).forEach(function (c) { c.id = b64urlToBuf(c.id); });
+    return options;
+  }
+  function serialize(cred) {
+    var r = cred.response, out = {
+      id: cred.id, rawId: bufToB64url(cred.rawId), type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: bufToB64url(r.clientDataJSON) }
+    };
+    if (r.attestationObject) {
+      out.response.attestationObject = bufToB64url(r.attestationObject);
+      if (r.getTransports) out.response.transports = r.getTransports();
+    }
+    if (r.authenticatorData) {
+      out.response.authenticatorData = bufToB64url(r.authenticatorData);
+      out.response.signature = bufToB64url(r.signature);
+      if (r.userHandle) out.response.userHandle = bufToB64url(r.userHandle);
+    }
+    return out;
+  }
+  function run(button) {
+    var kind = button.getAttribute("data-passkey");
+    var finish = button.getAttribute("data-finish");
+    var nameInput = document.getElementById("passkey-name");
+    if (kind === "register" && nameInput && nameInput.value) {
+      finish += "?name=" + encodeURIComponent(nameInput.value);
+    }
+    button.disabled = true;
+    post(button.getAttribute("data-options"), {}).then(function (res) {
+      if (res.status !== 200) throw new Error(res.body.message || "The passkey could not be started.");
+      var options = prepare(res.body);
+      return kind === "register" ? navigator.credentials.create(options) : navigator.credentials.get(options);
+    }).then(function (cred) {
+      return post(finish, serialize(cred));
+    }).then(function (res) {
+      if (res.status !== 200 && res.status !== 201) throw new Error(res.body.message || "The passkey was not accepted.");
+      var b = res.body;
+      if (b.next === "done") { window.location.assign(b.redirect || "/consoles"); return; }
+      if (b.next) { window.location.assign("/login"); return; }
+      window.location.reload();
+    }).catch(function (e) {
+      button.disabled = false;
+      showError(e && e.name === "NotAllowedError" ? "The passkey request was cancelled or timed out." : (e.message || String(e)));
+    });
+  }
+  document.addEventListener("click", function (ev) {
+    var b = ev.target.closest && ev.target.closest("[data-passkey]");
+    if (!b) return;
+    ev.preventDefault();
+    if (!window.PublicKeyCredential) { showError("This browser does not support passkeys."); return; }
+    run(b);
+  });
+})();
