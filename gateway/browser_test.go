@@ -151,7 +151,7 @@ func waitPath(p string) step {
 // clickJS clicks the submit button of the form holding sel, through the DOM.
 func clickJS(sel string) step {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](`(function(){ const f = document.querySelector(` + "`" + sel + "`" + `).form; f.requestSubmit(); return true })()`)(ctx, tg)
+		_, err := chromedp.Evaluate[bool](`(function(){ const f = document.querySelector(`+"`"+sel+"`"+`).form; f.requestSubmit(); return true })()`)(ctx, tg)
 		return err
 	})
 }

@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"bytes"
-	"html/template"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
