@@ -413,3 +413,5 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+func timeNow() time.Time { return time.Now() }
