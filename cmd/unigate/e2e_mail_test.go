@@ -72,8 +72,8 @@ consoles:
 	}
 
 	serve := exec.Command(bin, "serve", "--config", cfgPath)
-	var logs bytes.Buffer
-	serve.Stderr = &syncWriter{w: &logs}
+	logs := &syncWriter{}
+	serve.Stderr = logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}

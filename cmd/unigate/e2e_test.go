@@ -193,8 +193,8 @@ consoles:
 	accountID := strings.TrimSpace(string(out))
 
 	serve := exec.Command(bin, "serve", "--config", cfgPath)
-	var logs bytes.Buffer
-	serve.Stderr = &syncWriter{w: &logs}
+	logs := &syncWriter{}
+	serve.Stderr = logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -403,15 +403,22 @@ func waitHealthy(t testing.TB, u string) {
 	t.Fatalf("%s never became healthy", u)
 }
 
+// syncWriter collects a child process's output; safe to read while it writes.
 type syncWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	b  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.w.Write(p)
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func timeNow() time.Time { return time.Now() }
