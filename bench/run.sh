@@ -25,6 +25,7 @@ export PATH="/usr/local/go/bin:$PATH"
 
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-32}
+LOCAL_CACHE=${LOCAL_CACHE:-0s}
 WARMUP=${WARMUP:-1s}
 MAX_REQUESTS=${MAX_REQUESTS:-2000000}
 GATEWAY_PORT=${GATEWAY_PORT:-18080}
@@ -190,6 +191,7 @@ setup_gateway() {
 		  signing_key_file: "$tmp/keys/signing.pem"
 		session:
 		  store: redis
+		  local_cache: $LOCAL_CACHE
 		  redis:
 		    url: "$REDIS_URL"
 		accounts:

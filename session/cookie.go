@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -54,6 +56,10 @@ type CookieCodec struct {
 	name string // effective name, with the __Host- prefix when Secure
 	sc   *securecookie.SecureCookie
 	opts sessions.Options
+	// decoded remembers values already verified (see decodedCookie).
+	decoded  sync.Map
+	decodedN atomic.Int64
+	cacheFor time.Duration // 0: verify every time
 }
 
 const (
@@ -115,6 +121,9 @@ func NewCookieCodec(c CookieConfig) (*CookieCodec, error) {
 	codec := &CookieCodec{
 		name: name,
 		sc:   sc,
+		// A remembered value may outlive its cookie by up to
+		// decodedCookieTTL: negligible next to hours, not next to seconds.
+		cacheFor: decodedCookieTTL * time.Duration(min(1, int(maxAge/time.Hour))),
 		opts: sessions.Options{
 			Path:     "/", // required by __Host-; one cookie for the whole host
 			MaxAge:   secs,
@@ -224,6 +233,14 @@ func (c *CookieCodec) decodeValue(host, value string) (string, error) {
 	case !isBase64URL(value):
 		return "", errors.New("value is not base64url")
 	}
+	key := host + "\x00" + value
+	if c.cacheFor > 0 {
+		if v, ok := c.decoded.Load(key); ok {
+			if e := v.(decodedCookie); time.Now().Before(e.until) {
+				return e.token, nil
+			}
+		}
+	}
 	var b []byte
 	if err := c.sc.Decode(c.macName(host), value, &b); err != nil {
 		return "", errors.New("bad signature, another host's cookie, or expired")
@@ -232,7 +249,33 @@ func (c *CookieCodec) decodeValue(host, value string) (string, error) {
 	if !validToken(t) {
 		return "", errors.New("signed value is not a session token")
 	}
+	if c.cacheFor > 0 {
+		c.remember(key, t)
+	}
 	return t, nil
+}
+
+// decodedCookie is a cookie value already verified: the same bytes always
+// verify to the same token, so the MAC and decryption (a few microseconds
+// on every proxied request) are done once per value and minute. Only
+// successes are kept; the session itself is still looked up every time.
+type decodedCookie struct {
+	token string
+	until time.Time
+}
+
+const (
+	decodedCookieTTL = time.Minute
+	maxDecodedCookie = 50_000
+)
+
+func (c *CookieCodec) remember(key, token string) {
+	if c.decodedN.Add(1) > maxDecodedCookie {
+		// Bounded memory: start over rather than track ages.
+		c.decoded.Clear()
+		c.decodedN.Store(1)
+	}
+	c.decoded.Store(key, decodedCookie{token: token, until: time.Now().Add(c.cacheFor)})
 }
 
 // macName is the name the signature covers: the cookie name and the host.
