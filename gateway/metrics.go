@@ -64,7 +64,7 @@ func (m *metrics) preset(consoles []*consoleSite) {
 		m.proxyDuration.WithLabelValues(c.id)
 		m.unauthenticated.WithLabelValues(c.id)
 	}
-	for _, method := range []string{"password"} {
+	for _, method := range []string{"password", "totp", "passkey", "email_code"} {
 		for _, result := range []string{"success", "failure", "rate_limited"} {
 			m.loginAttempts.WithLabelValues(method, result)
 		}
