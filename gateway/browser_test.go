@@ -123,11 +123,16 @@ type step = chromedp.Action[chromedp.Void]
 // shot saves a full-page screenshot as NAME.png.
 func shot(t *testing.T, dir, name string) step {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
-		if err != nil {
-			return err
+		// A page still being laid out after a navigation has no size yet: retry briefly.
+		var err error
+		for range 20 {
+			var buf []byte
+			if buf, err = chromedp.FullScreenshot(100)(ctx, tg); err == nil {
+				return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+		return err
 	})
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -210,15 +211,21 @@ func (s *Server) loginSetPassword(w http.ResponseWriter, r *http.Request, passwo
 }
 
 // checkPasswordPolicy: at least password_min_length characters, at most 256
-// bytes, never truncated, no composition rules (800-63B §3.1.1.2, ASVS V6.2).
+// bytes, never truncated, not a common password, no composition rules
+// (800-63B §3.1.1.2, ASVS V6.2).
 func (s *Server) checkPasswordPolicy(pw string) error {
-	if len([]rune(pw)) < s.cfg.Login.PasswordMinLength {
-		return errWeakPassword
-	}
-	if len(pw) > 256 {
+	switch err := accounts.CheckPassword(pw, s.cfg.Login.PasswordMinLength); {
+	case err == nil:
+		return nil
+	case errors.Is(err, accounts.ErrPasswordTooShort):
+		return errorf(http.StatusBadRequest, "weak_password", fmt.Sprintf("Choose a password of at least %d characters.", s.cfg.Login.PasswordMinLength))
+	case errors.Is(err, accounts.ErrPasswordTooLong):
 		return errorf(http.StatusBadRequest, "weak_password", "Passwords are limited to 256 bytes.")
+	case errors.Is(err, accounts.ErrCommonPassword):
+		return errorf(http.StatusBadRequest, "weak_password", "This password is among the most common ones: choose another.")
+	default:
+		return errorf(http.StatusBadRequest, "weak_password", "This password cannot be used.")
 	}
-	return nil
 }
 
 // advance decides the step after a factor and, when nothing is left, completes the login.

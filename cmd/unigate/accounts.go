@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -104,17 +103,21 @@ func readPassword(r io.Reader) (string, error) {
 	return s, nil
 }
 
-// checkPassword applies the length rules of NIST SP 800-63B §3.1.1.2: at
-// least minLength characters, at most accounts.MaxPasswordBytes bytes (never
-// truncated), no composition rules.
+// checkPassword applies the password policy (accounts.CheckPassword: NIST SP
+// 800-63B §3.1.1.2) and says in words what is wrong.
 func checkPassword(pw string, minLength int) error {
-	switch {
-	case !utf8.ValidString(pw):
+	switch err := accounts.CheckPassword(pw, minLength); {
+	case err == nil:
+		return nil
+	case errors.Is(err, accounts.ErrPasswordInvalid):
 		return errors.New("the password is not valid UTF-8")
-	case len(pw) > accounts.MaxPasswordBytes:
+	case errors.Is(err, accounts.ErrPasswordTooLong):
 		return fmt.Errorf("the password is longer than %d bytes", accounts.MaxPasswordBytes)
-	case utf8.RuneCountInString(pw) < minLength:
+	case errors.Is(err, accounts.ErrPasswordTooShort):
 		return fmt.Errorf("the password is shorter than %d characters (login.password_min_length)", minLength)
+	case errors.Is(err, accounts.ErrCommonPassword):
+		return errors.New("the password is among the 100,000 most common ones")
+	default:
+		return err
 	}
-	return nil
 }
