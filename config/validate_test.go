@@ -242,7 +242,7 @@ func TestValidateProblems(t *testing.T) {
 		{"ip max failures below account", func(c *Config) { c.Login.IPMaxFailures = 3 },
 			`config: login.ip_max_failures: must be at least login.max_failures (5), got 3`},
 		{"email code ttl over 1h", func(c *Config) { c.Login.EmailCodeTTL = 2 * time.Hour },
-			`config: login.email_code_ttl: must be more than 0 and at most 1h, got 2h0m0s`},
+			`config: login.email_code_ttl: must be more than 0 and at most 10m, got 2h0m0s`},
 		{"password min length low", func(c *Config) { c.Login.PasswordMinLength = 7 },
 			`config: login.password_min_length: must be from 8 to 256, got 7`},
 		{"password min length high", func(c *Config) { c.Login.PasswordMinLength = 257 },

@@ -19,6 +19,13 @@ import (
 // passwords, TOTP codes and email codes share one counter per account and
 // one per client network (ASVS V6.3.1).
 
+const (
+	// maxEmailCodeTries: a code dies after five wrong tries (CONTRACT §5).
+	maxEmailCodeTries = 5
+	// maxCodesPerHour bounds the codes mailed to one address per hour.
+	maxCodesPerHour = 10
+)
+
 var (
 	errInvalidCode   = errorf(http.StatusUnauthorized, "invalid_code", "The code is not valid. Check it and try again.")
 	errResendTooSoon = &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
@@ -92,6 +99,16 @@ func (s *Server) loginEmailCodeSend(w http.ResponseWriter, r *http.Request) erro
 	if n > 1 {
 		return errResendTooSoon
 	}
+	// At most a few codes an hour to one address: no mailbox flooding.
+	n, ttl, err := s.sessions.Hit(r.Context(), addressKey(cur.sess.Email)+":hour", time.Hour)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("counter").Inc()
+		return storeDown(err)
+	}
+	if n > maxCodesPerHour {
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "Too many codes were sent to this address. Try again later.", RetryAfter: max(ttl, time.Second)}
+	}
 	acct, err := s.accounts.AccountByEmail(r.Context(), cur.sess.Email)
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return internal(err)
@@ -150,11 +167,19 @@ func (s *Server) loginEmailCodeVerify(w http.ResponseWriter, r *http.Request, ra
 		return fail(accountID)
 	}
 	code, perr := mfa.ParseEmailCode(rawCode)
-	ok, dead := false, false
-	if perr == nil {
-		ok, dead = st.Check(s.codeKey, emailCodeBinding(cur.sess), code, s.now())
-	} else {
-		ok, dead = st.Check(s.codeKey, emailCodeBinding(cur.sess), "invalid", s.now())
+	if perr != nil {
+		code = "invalid"
+	}
+	// The try count also lives in an atomic counter: parallel wrong codes
+	// would otherwise each read the same count from the session.
+	tries, _, err := s.sessions.Hit(r.Context(), "emailcode:tries:"+cur.sess.Handle, s.cfg.Login.EmailCodeTTL+time.Minute)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("counter").Inc()
+		return nil, storeDown(err)
+	}
+	ok, dead := st.Check(s.codeKey, emailCodeBinding(cur.sess), code, s.now())
+	if tries > maxEmailCodeTries {
+		ok, dead = false, true
 	}
 	if !ok || !emailCodeAllowed(acct) {
 		if dead {

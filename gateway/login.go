@@ -100,27 +100,15 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 // firstFactors lists the first factors an account offers; nil (unknown)
 // looks like a password account (CONTRACT §5).
 func (s *Server) firstFactors(r *http.Request, acct *accounts.Account) ([]string, error) {
-	if acct == nil {
-		return []string{"password"}, nil
+	// A passkey is offered to every password account and to unknown emails
+	// alike: its options are the same for all (a discoverable credential),
+	// so the answer does not tell which accounts hold one (ASVS V6.3.8).
+	passwordLike := []string{"password", "passkey"}
+	if acct == nil || !emailCodeAllowed(acct) {
+		return passwordLike, nil
 	}
-	var out []string
-	if acct.PasswordHash != "" {
-		out = append(out, "password")
-	}
-	m, err := s.mfaOf(r, acct.ID)
-	if err != nil {
-		return nil, err
-	}
-	if m.passkeys > 0 {
-		out = append(out, "passkey")
-	}
-	if emailCodeAllowed(acct) {
-		out = append(out, "email_code")
-	}
-	if len(out) == 0 {
-		out = []string{"password"}
-	}
-	return out, nil
+	// Accounts the unification flagged (password and MFA erased) sign in by email code.
+	return []string{"email_code"}, nil
 }
 
 // loginInProgress returns the pre-auth session waiting for step.
@@ -294,6 +282,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *curr
 	if err := s.setSessionCookie(w, r, token); err != nil {
 		return nil, err
 	}
+	s.clearFailures(r, sess.Email)
 	s.metrics.sessionsCreated.Inc()
 	s.audit(r, "login.success", acct.ID, map[string]string{"factors": joinFactors(sess.Factors)})
 

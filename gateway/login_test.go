@@ -23,8 +23,8 @@ func TestLoginPasswordFlow(t *testing.T) {
 	if r.StatusCode != 200 {
 		t.Fatalf("identify: got %d %s", r.StatusCode, r.body)
 	}
-	if got := fmt.Sprint(r.json(t)["methods"]); got != "[password]" {
-		t.Fatalf("methods: got %s, want [password]", got)
+	if got := fmt.Sprint(r.json(t)["methods"]); got != "[password passkey]" {
+		t.Fatalf("methods: got %s, want [password passkey]", got)
 	}
 	pre := b.cookie("account.test")
 	if pre == nil {
@@ -94,7 +94,7 @@ func TestUnknownEmailLooksLikePasswordAccount(t *testing.T) {
 	for _, email := range []string{"alice@example.com", "nobody@example.com"} {
 		b := h.browser()
 		r := b.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": email})
-		if r.StatusCode != 200 || strings.TrimSpace(string(r.body)) != `{"methods":["password"]}` {
+		if r.StatusCode != 200 || strings.TrimSpace(string(r.body)) != `{"methods":["password","passkey"]}` {
 			t.Errorf("%s identify: %d %s", email, r.StatusCode, r.body)
 		}
 		r = b.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "wrong password!!"})

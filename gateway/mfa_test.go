@@ -388,3 +388,70 @@ func TestRemovingMFANeedsRecentProof(t *testing.T) {
 }
 
 var _ = http.StatusOK
+
+// A right password must not wipe out failed TOTP codes: guesses of the
+// second factor stay bounded by max_failures (review finding, SECURITY family 5).
+func TestTOTPGuessesStayLockedAcrossPasswords(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Login.MaxFailures = 5; c.Login.IPMaxFailures = 500 })
+	h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("alice@example.com", "correct horse battery")
+	b.enrollTOTP()
+	evaluated := 0
+	for round := 0; round < 10; round++ {
+		x := h.browser()
+		x.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
+		if r := x.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"}); r.StatusCode != 200 {
+			break
+		}
+		for range 4 {
+			if r := x.do("POST", accountURL+"/api/v1/login/totp", map[string]string{"code": "000000"}); r.StatusCode == 401 {
+				evaluated++
+			}
+		}
+	}
+	if evaluated > 5 {
+		t.Fatalf("%d wrong TOTP codes evaluated in one lockout window, want at most max_failures (5)", evaluated)
+	}
+}
+
+// A login parked at enroll_mfa cannot enroll once the account has a factor:
+// it would skip that factor (review finding).
+func TestParkedEnrollmentCannotSkipNewMFA(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Login.RequireMFA = true })
+	h.createAccount("alice@example.com", "correct horse battery")
+	parked := h.browser()
+	parked.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
+	if r := parked.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"}); r.json(t)["next"] != "enroll_mfa" {
+		t.Fatalf("parked login: %s", r.body)
+	}
+	owner := h.browser()
+	owner.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
+	owner.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"})
+	owner.enrollTOTP()
+	h.clock.Advance(time.Minute)
+	if r := parked.do("POST", accountURL+"/api/v1/me/mfa/totp", map[string]string{}); r.StatusCode != 409 {
+		t.Fatalf("parked login enrolling after the owner did: %d %s", r.StatusCode, r.body)
+	}
+	if r := parked.do("GET", accountURL+"/api/v1/login/state", nil); !strings.Contains(string(r.body), `"next":"mfa"`) {
+		t.Fatalf("parked login now: %s", r.body)
+	}
+}
+
+// Adding a factor from settings needs a recent proof, like removing one.
+func TestAddingMFANeedsRecentProof(t *testing.T) {
+	h := newHarness(t)
+	h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("alice@example.com", "correct horse battery")
+	h.clock.Advance(6 * time.Minute)
+	for _, p := range []string{"/api/v1/me/mfa/totp", "/api/v1/me/mfa/passkeys/options"} {
+		if r := b.do("POST", accountURL+p, map[string]string{}); r.StatusCode != 403 || r.json(t)["error"] != "reauth_required" {
+			t.Errorf("%s without a recent proof: %d %s", p, r.StatusCode, r.body)
+		}
+	}
+	b.do("POST", accountURL+"/api/v1/me/reauth", map[string]string{"password": "correct horse battery"})
+	if r := b.do("POST", accountURL+"/api/v1/me/mfa/totp", map[string]string{}); r.StatusCode != 200 {
+		t.Errorf("after reauth: %d %s", r.StatusCode, r.body)
+	}
+}

@@ -23,14 +23,37 @@ var (
 	errAlreadyEnrolled = errorf(http.StatusConflict, "already_enrolled", "An authenticator app is already set up. Remove it first to set up another.")
 )
 
-// enrollmentSession returns a complete session, or a login waiting for enroll_mfa.
+// enrollmentSession returns a session that may add a second factor: a login
+// waiting at enroll_mfa (while the account still has none: a login parked
+// there must not outlive a factor enrolled meanwhile, which it would then
+// skip), or a complete session with a recent proof (ASVS V7.5.1: a stolen
+// session must not plant a passkey that then signs in alone).
 func (s *Server) enrollmentSession(r *http.Request) (*current, error) {
 	cur, err := s.loadSession(r)
 	if err != nil {
 		return nil, err
 	}
-	if cur == nil || cur.sess.AccountID == "" || (!cur.sess.Complete() && cur.sess.Next != session.StepEnrollMFA) {
+	switch {
+	case cur == nil || cur.sess.AccountID == "":
 		return nil, errUnauthenticated
+	case cur.sess.Complete():
+		if !s.recentlyProven(cur.sess) {
+			return nil, errReauthRequired
+		}
+		return cur, nil
+	case cur.sess.Next != session.StepEnrollMFA:
+		return nil, errUnauthenticated
+	}
+	m, err := s.mfaOf(r, cur.sess.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if m.any() {
+		cur.sess.Next = session.StepMFA
+		if err := s.saveSession(r.Context(), cur.sess); err != nil {
+			return nil, err
+		}
+		return nil, errWrongStep
 	}
 	return cur, nil
 }
@@ -70,6 +93,20 @@ func (s *Server) apiTOTPEnroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, v)
 	return nil
+}
+
+// pendingTOTPView shows the set-up in progress again (same secret), or starts one.
+func (s *Server) pendingTOTPView(r *http.Request, sess *session.Session) (*totpEnrollView, error) {
+	cred, err := s.accounts.TOTPCredential(r.Context(), sess.AccountID)
+	if err == nil && !cred.Confirmed {
+		if secret, err := s.sealer.Open(cred.SecretSealed, []byte(sess.AccountID)); err == nil {
+			uri, qr, err := mfa.TOTPKey(s.totpIssuer(), sess.Email, string(secret))
+			if err == nil {
+				return &totpEnrollView{Secret: string(secret), OTPAuthURI: uri, QRCode: qr}, nil
+			}
+		}
+	}
+	return s.newPendingTOTP(r, sess)
 }
 
 // newPendingTOTP draws a new secret and keeps it, sealed, until confirmed.
@@ -433,6 +470,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp s
 		return errInvalidCredentials
 	}
 	att.success(r)
+	s.clearFailures(r, cur.sess.Email)
 	cur.sess.AuthTime = s.now()
 	token, err := s.sessions.Rotate(r.Context(), cur.sess, s.cfg.Session.IdleTimeout)
 	if err != nil {

@@ -134,7 +134,7 @@ func (s *Server) fillLoginPage(r *http.Request, cur *current, page *loginPage) e
 		page.Step = "email_code"
 	}
 	if page.Step == "enroll_mfa" {
-		v, err := s.newPendingTOTP(r, cur.sess)
+		v, err := s.pendingTOTPView(r, cur.sess)
 		if err != nil {
 			return err
 		}

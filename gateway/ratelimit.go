@@ -105,13 +105,23 @@ func (l *limiter) identify(r *http.Request) error {
 // attempt it is allowed (500 per 15 minutes with the defaults).
 const identifyPerFailure = 10
 
-// success clears the account's failures and gives back the IP's counted attempt.
+// success gives back the attempt counted for this factor, and only it: a
+// right password must not wipe out the failed TOTP codes before it, or
+// guesses of the second factor would never be locked (SECURITY family 5).
+// The account's failures are cleared only when a login or re-authentication
+// is complete (clearFailures).
 func (a *attempt) success(r *http.Request) {
 	s := a.l.s
-	if err := s.sessions.Reset(r.Context(), a.acctKey); err != nil {
-		s.metrics.storeErrors.WithLabelValues("counter").Inc()
+	for _, k := range []string{a.acctKey, a.ipKey} {
+		if err := s.sessions.Unhit(r.Context(), k); err != nil {
+			s.metrics.storeErrors.WithLabelValues("counter").Inc()
+		}
 	}
-	if err := s.sessions.Unhit(r.Context(), a.ipKey); err != nil {
+}
+
+// clearFailures forgets the account's failures once every factor was proven.
+func (s *Server) clearFailures(r *http.Request, email string) {
+	if err := s.sessions.Reset(r.Context(), accountKey(email)); err != nil {
 		s.metrics.storeErrors.WithLabelValues("counter").Inc()
 	}
 }

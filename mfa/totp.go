@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,4 +146,29 @@ func VerifyTOTP(secret, code string, now time.Time) (step int64, ok bool) {
 func constantTimeSelect64(v int, x, y int64) int64 {
 	mask := -int64(v) // all ones or all zeros
 	return (x & mask) | (y &^ mask)
+}
+
+// TOTPKey rebuilds the otpauth:// URI and QR code of an existing secret, so
+// that a set-up page shown again keeps the secret the user already scanned.
+func TOTPKey(issuer, accountName, secret string) (uri, pngDataURI string, err error) {
+	v := url.Values{}
+	v.Set("secret", secret)
+	v.Set("issuer", issuer)
+	v.Set("period", strconv.Itoa(int(totpOpts.Period)))
+	v.Set("digits", totpOpts.Digits.String())
+	v.Set("algorithm", totpOpts.Algorithm.String())
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + accountName, RawQuery: v.Encode()}
+	key, err := otp.NewKeyFromURL(u.String())
+	if err != nil {
+		return "", "", fmt.Errorf("mfa: TOTP key: %w", err)
+	}
+	img, err := key.Image(qrSize, qrSize)
+	if err != nil {
+		return "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
+	}
+	return key.URL(), "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
+	"github.com/pquerna/otp"
 	"image/png"
 	"net/url"
 	"strings"
@@ -210,5 +211,21 @@ func checkParsed(t *testing.T, s string, n int, parse func(string) (string, erro
 	}
 	if digits.String() != got {
 		t.Fatalf("parse(%q) = %q, want the input's digits %q", s, got, digits.String())
+	}
+}
+
+func TestTOTPKeyKeepsTheSecret(t *testing.T) {
+	secret, uri, _, err := GenerateTOTP("Issuer", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri2, png, err := TOTPKey("Issuer", "a@example.com", secret)
+	if err != nil || !strings.HasPrefix(png, "data:image/png;base64,") {
+		t.Fatalf("TOTPKey: %v", err)
+	}
+	k1, _ := otp.NewKeyFromURL(uri)
+	k2, _ := otp.NewKeyFromURL(uri2)
+	if k1.Secret() != k2.Secret() || k1.Issuer() != k2.Issuer() || k1.AccountName() != k2.AccountName() || k2.Period() != 30 {
+		t.Fatalf("rebuilt key differs: %s vs %s", uri, uri2)
 	}
 }

@@ -516,6 +516,7 @@ func (s *Session) clone() *Session {
 	c.Factors = slices.Clone(s.Factors)
 	c.EmailCode = slices.Clone(s.EmailCode)
 	c.Ceremony = slices.Clone(s.Ceremony)
+	c.Signup = slices.Clone(s.Signup)
 	c.Consoles = maps.Clone(s.Consoles)
 	return &c
 }

@@ -35,6 +35,8 @@ const (
 	StepEnrollMFA   = "enroll_mfa"
 	StepSetPassword = "set_password"
 	StepDone        = "done"
+	// StepVerifyEmail: a sign-up waits for the code mailed to its address.
+	StepVerifyEmail = "verify_email"
 )
 
 // Session is everything the gateway knows about one browser's login, complete
@@ -61,6 +63,9 @@ type Session struct {
 	// EmailCode is the state of the email one-time code of this login
 	// attempt (hash, expiry, tries), opaque to this package.
 	EmailCode json.RawMessage `json:"email_code,omitempty"`
+	// Signup holds a sign-up waiting for its email to be verified (the
+	// password already hashed), opaque to this package.
+	Signup json.RawMessage `json:"signup,omitempty"`
 	// Ceremony is a WebAuthn ceremony in progress (challenge and its
 	// purpose), opaque to this package; single use.
 	Ceremony json.RawMessage `json:"ceremony,omitempty"`
