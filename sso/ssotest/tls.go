@@ -1,0 +1,109 @@
+package ssotest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// serverTLS is a self-signed certificate for 127.0.0.1 and localhost, and a
+// client that trusts it and nothing else.
+type serverTLS struct {
+	config  *tls.Config
+	client  *http.Client
+	certPEM []byte
+}
+
+func newServerTLS(tb testing.TB) *serverTLS {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatalf("ssotest: TLS key: %v", err)
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "ssotest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatalf("ssotest: TLS certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatalf("ssotest: TLS certificate: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	transport := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: true,
+	}
+	tb.Cleanup(transport.CloseIdleConnections)
+	return &serverTLS{
+		config: &tls.Config{
+			Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
+			MinVersion:   tls.VersionTLS12,
+		},
+		client:  &http.Client{Transport: transport, Timeout: 10 * time.Second},
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	}
+}
+
+// signingKeys are RSA keys made once per test binary: generating them is
+// slow, and no test depends on one being fresh. providerKey signs the real
+// tokens; otherKey signs forgeries.
+var signingKeys = sync.OnceValues(func() (providerKey, otherKey *rsa.PrivateKey) {
+	a, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	b, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return a, b
+})
+
+// Authorize plays the browser at a provider's authorization endpoint: it
+// GETs authURL with client, follows no redirect, and returns the query of
+// the redirect back to the relying party (code and state, or error and
+// state). The test fails unless the answer is a redirect.
+func Authorize(tb testing.TB, client *http.Client, authURL string) url.Values {
+	tb.Helper()
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(authURL)
+	if err != nil {
+		tb.Fatalf("ssotest: GET %s: %v", authURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		tb.Fatalf("ssotest: authorization endpoint answered %s, want a redirect", resp.Status)
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		tb.Fatalf("ssotest: redirect: %v", err)
+	}
+	return loc.Query()
+}
