@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // The bulk side of the store for the account unification (package unify,
@@ -24,8 +26,9 @@ const (
 )
 
 // ErrUnifyConflict: a row of a unified account being written exists already
-// (another process wrote it since the lookup). Nothing of the batch was
-// written; look up again and decide again.
+// (another process wrote it since the lookup), or the database chose this
+// transaction to break a deadlock. Nothing of the batch was written; look up
+// again and decide again.
 var ErrUnifyConflict = errors.New("accounts: unification: row already exists")
 
 // UnifiedAccount is one unified account as the unification writes it: all
@@ -266,6 +269,11 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 		if v, ok := s.db.violation(err); ok && v.kind == violationUnique {
 			return 0, fmt.Errorf("%w: %s", ErrUnifyConflict, v.constraint)
 		}
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
+			// deadlock_detected, serialization_failure: nothing was written.
+			return 0, fmt.Errorf("%w: %s", ErrUnifyConflict, pgErr.Message)
+		}
 		return 0, s.mapError("UnifyWrite", err)
 	}
 	return int(queued), nil
@@ -390,6 +398,9 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 			out.add(id, m.Key, a.ID, m.To, m.Kind, int64(m.Priority), m.Raw, int64(0), next, now)
 		}
 	}
+	// In id order: two batches upserting the same organizations lock them
+	// in the same order, so they wait for each other but never deadlock.
+	slices.Sort(orgOrder)
 	for _, id := range orgOrder {
 		org.add(id, orgNames[id], now)
 	}

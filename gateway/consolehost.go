@@ -199,7 +199,7 @@ func (s *Server) upstreamErrorPage(w http.ResponseWriter, r *http.Request, statu
 //
 //  1. /.auth/handoff?code=C1 on the console host sets a short-lived nonce
 //     cookie on that host and sends the browser to the account host;
-//  2. /.auth/bind there takes C1 (single use) and only if this browser's
+//  2. /.auth/bind there (or on the console host it was minted on) takes C1 (single use) and only if this browser's
 //     account-host session is the one C1 was minted for, mints C2 bound to
 //     the nonce's hash and sends the browser back;
 //  3. /.auth/handoff?code=C2&bound=1 takes C2 and sets the session cookie
@@ -243,7 +243,14 @@ func (s *Server) handoffStart(w http.ResponseWriter, r *http.Request, code strin
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 	q := url.Values{"code": {code}, "state": {nonce}}
-	http.Redirect(w, r, s.public.Scheme+"://"+s.public.Host+"/.auth/bind?"+q.Encode(), http.StatusFound)
+	// Step 2 runs where the code was minted: the account host, or the console
+	// host of a legacy login. Any host is safe to name here: the binding
+	// checks that the browser's session there is the code's session.
+	bindAt := s.public.Scheme + "://" + s.public.Host
+	if from := r.URL.Query().Get("from"); from != "" && s.consoleHosts[from] != nil {
+		bindAt = s.siteURL(from)
+	}
+	http.Redirect(w, r, bindAt+"/.auth/bind?"+q.Encode(), http.StatusFound)
 }
 
 // handoffBind is GET /.auth/bind on the account host: step 2.

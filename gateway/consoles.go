@@ -124,7 +124,13 @@ func (s *Server) consoleEntryURL(r *http.Request, cur *current, c *consoleSite, 
 		s.metrics.storeErrors.WithLabelValues("handoff").Inc()
 		return "", storeDown(err)
 	}
-	return s.siteURL(host) + "/.auth/handoff?code=" + url.QueryEscape(code), nil
+	link := s.siteURL(host) + "/.auth/handoff?code=" + url.QueryEscape(code)
+	if from := hostOnly(r.Host); from != s.accountHost {
+		// Minted on a console host (a switch after a legacy login): the code is
+		// bound to the browser there, where its session cookie lives.
+		link += "&from=" + url.QueryEscape(from)
+	}
+	return link, nil
 }
 
 // consoleOf says which console a validated return target belongs to, and the

@@ -72,6 +72,9 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	if err != nil {
 		return nil, err
 	}
+	if s.legacyConsole(r) != nil {
+		methods = withoutPasskey(methods)
+	}
 	now := s.now()
 	sess := &session.Session{
 		Email:      email,
@@ -232,6 +235,9 @@ func (s *Server) advance(w http.ResponseWriter, r *http.Request, cur *current, a
 		res := &stepResult{Next: next}
 		if next == session.StepMFA {
 			res.MFAMethods = m.methods()
+			if s.onLegacyHost(cur.sess) != nil {
+				res.MFAMethods = withoutPasskey(res.MFAMethods)
+			}
 		}
 		return res, nil
 	}
@@ -260,6 +266,27 @@ func (s *Server) nextStep(sess *session.Session, acct *accounts.Account, m mfaSt
 func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *current, acct *accounts.Account) (*stepResult, error) {
 	now := s.now()
 	sess := cur.sess
+	legacy := s.onLegacyHost(sess)
+	if legacy != nil {
+		cas, err := s.accounts.ConsoleAccounts(r.Context(), acct.ID)
+		if err != nil {
+			return nil, internal(err)
+		}
+		ca, ok := legacyAllowed(cas, legacy)
+		if !ok {
+			// Fully authenticated, but not one of the accounts that may use this
+			// page: no session, and the way to the account portal (CONTRACT §4).
+			if err := s.endSession(w, r, cur); err != nil {
+				return nil, err
+			}
+			s.audit(r, "legacy_login.refused", acct.ID, map[string]string{"console": legacy.id})
+			return nil, &apiError{Status: http.StatusForbidden, Code: "legacy_login_not_allowed",
+				Message: "This sign-in page is only for accounts linked before the unification. Please sign in at the account portal.",
+				Extra:   map[string]any{"login_url": s.loginURL("")}}
+		}
+		sess.Consoles = map[string]session.ConsoleSelection{legacy.id: {AccountID: ca.ExternalID, Prelinked: true}}
+		sess.ActiveConsole = legacy.id
+	}
 	sess.Next = session.StepDone
 	sess.AccountID = acct.ID
 	sess.Email = acct.Email
@@ -287,6 +314,10 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *curr
 	s.audit(r, "login.success", acct.ID, map[string]string{"factors": joinFactors(sess.Factors)})
 
 	res := &stepResult{Next: session.StepDone, Consoles: s.consoleRefs()}
+	if legacy != nil {
+		res.Redirect = s.siteURL(sess.LoginHost) + "/"
+		return res, nil
+	}
 	if sess.ReturnTo != "" {
 		if rt, ok := s.parseReturnTo(sess.ReturnTo); ok {
 			res.Redirect = s.redirectAfterLogin(r, cur, rt, true)
@@ -339,6 +370,10 @@ func (s *Server) loginState(r *http.Request) (*stepResult, error) {
 			return nil, err
 		}
 		res.MFAMethods = m.methods()
+	}
+	if s.onLegacyHost(cur.sess) != nil {
+		// Passkeys belong to the account host's RP ID: not offered here.
+		res.Methods, res.MFAMethods = withoutPasskey(res.Methods), withoutPasskey(res.MFAMethods)
 	}
 	return res, nil
 }

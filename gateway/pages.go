@@ -13,6 +13,9 @@ import (
 // works without JavaScript; they share the login state machine with the JSON API.
 
 type loginPage struct {
+	Base       string // "" on the account host, "/.auth" on a legacy console host
+	Legacy     string // the console's name on its legacy login page
+	PortalURL  string
 	Step       string // "identify", "password", "email_code", "mfa", "set_password", "enroll_mfa"
 	Email      string
 	ReturnTo   string
@@ -93,7 +96,8 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, asAPIError(err))
 		return
 	}
-	page := loginPage{Step: "identify", ReturnTo: returnTo, MinLen: s.cfg.Login.PasswordMinLength}
+	page := s.newLoginPage(r)
+	page.ReturnTo = returnTo
 	if msg := loginErrorMessage(q.Get("error")); msg != "" {
 		page.Error = msg
 	}
@@ -103,7 +107,9 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case cur != nil && cur.sess.Complete() && q.Get("restart") == "":
 		target := "/consoles"
-		if rt, ok := s.parseReturnTo(returnTo); ok {
+		if page.Base != "" {
+			target = "/" // already signed in on this console's own host
+		} else if rt, ok := s.parseReturnTo(returnTo); ok {
 			target = s.redirectAfterLogin(r, cur, rt, false)
 		}
 		http.Redirect(w, r, target, http.StatusFound)
@@ -115,6 +121,16 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, http.StatusOK, "login", page)
+}
+
+// newLoginPage is the page's frame: on a legacy console host, its forms post
+// to /.auth/login there.
+func (s *Server) newLoginPage(r *http.Request) loginPage {
+	page := loginPage{Step: "identify", MinLen: s.cfg.Login.PasswordMinLength, PortalURL: s.loginURL("")}
+	if c := s.legacyConsole(r); c != nil {
+		page.Base, page.Legacy = "/.auth", c.name
+	}
+	return page
 }
 
 // fillLoginPage prepares the page of the step the login waits for.
@@ -175,7 +191,9 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
-	page := loginPage{Email: f.Get("email"), ReturnTo: f.Get("return_to"), MinLen: s.cfg.Login.PasswordMinLength}
+	page := s.newLoginPage(r)
+	page.Email, page.ReturnTo = f.Get("email"), f.Get("return_to")
+	loginPath := page.Base + "/login"
 	var (
 		res *stepResult
 		err error
@@ -184,7 +202,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	case "identify":
 		page.Step = "identify"
 		if _, err = s.startLogin(w, r, f.Get("email"), f.Get("return_to")); err == nil {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			http.Redirect(w, r, loginPath, http.StatusSeeOther)
 			return
 		}
 	case "password":
@@ -197,7 +215,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		page.Step = "email_code"
 		rec := &discardJSON{header: http.Header{}}
 		if err = s.loginEmailCodeSend(rec, r); err == nil {
-			http.Redirect(w, r, "/login?sent=1", http.StatusSeeOther)
+			http.Redirect(w, r, loginPath+"?sent=1", http.StatusSeeOther)
 			return
 		}
 	case "email_code":
@@ -219,8 +237,11 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if errors.Is(err, errNoLogin) || errors.Is(err, errWrongStep) {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			http.Redirect(w, r, loginPath, http.StatusSeeOther)
 			return
+		}
+		if ae.Code == "legacy_login_not_allowed" {
+			page.Step = "identify"
 		}
 		if cur, _ := s.loadSession(r); cur != nil && cur.sess.Email != "" && !cur.sess.Complete() {
 			step := page.Step
@@ -240,12 +261,15 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if res == nil || res.Next != session.StepDone {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		http.Redirect(w, r, loginPath, http.StatusSeeOther)
 		return
 	}
 	target := res.Redirect
 	if target == "" {
 		target = "/consoles"
+		if page.Base != "" {
+			target = "/"
+		}
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

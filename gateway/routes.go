@@ -78,8 +78,19 @@ func (s *Server) routes() http.Handler {
 	// Console hosts: /.auth/* is the gateway's; everything else is proxied.
 	auth := http.NewServeMux()
 	auth.HandleFunc("GET /.auth/handoff", s.handoff)
+	auth.HandleFunc("GET /.auth/bind", s.handoffBind)
 	auth.HandleFunc("GET /.auth/switch/{console}", s.switchConsole)
 	auth.HandleFunc("POST /.auth/logout", s.consoleLogout)
+	// The legacy login on a console's own host (CONTRACT §4).
+	auth.HandleFunc("GET /.auth/login", s.legacyOnly(s.pageLogin))
+	auth.HandleFunc("POST /.auth/login", s.legacyOnly(s.pageLoginSubmit))
+	auth.Handle("GET /.auth/api/v1/login/state", s.legacyOnly(s.api(s.apiLoginState).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/identify", s.legacyOnly(s.api(s.apiIdentify).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/password", s.legacyOnly(s.api(s.apiPassword).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/password/set", s.legacyOnly(s.api(s.apiSetPassword).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/email-code", s.legacyOnly(s.api(s.apiEmailCode).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.apiEmailCodeVerify).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.apiTOTP).ServeHTTP))
 	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
 
 	// Cross-origin browser writes are refused everywhere the gateway answers
@@ -128,6 +139,11 @@ func (s *Server) routes() http.Handler {
 		}
 		canonical, ok := s.canonicalOrAnswer(w, r)
 		if !ok {
+			return
+		}
+		if r.Method == http.MethodGet && c.isLegacyLoginPath(canonical) {
+			// An old bookmark of the console's login page: the legacy login.
+			s.withSecurityHeaders(http.HandlerFunc(s.pageLogin)).ServeHTTP(w, r)
 			return
 		}
 		s.serveConsole(w, r, c, canonical)

@@ -93,6 +93,7 @@ type consoleSite struct {
 	proxy       *upstreams.Proxy // for the console's own hosts
 	mountProxy  *upstreams.Proxy // for the path_prefix mount: strips the prefix
 	legacyLogin bool
+	legacyPaths []string // canonical paths served as the legacy login page
 }
 
 // New validates the dependencies and builds the gateway.
@@ -202,7 +203,7 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 	if err != nil {
 		return nil, fmt.Errorf("gateway: console %s: public_paths: %w", c.ID, err)
 	}
-	site := &consoleSite{id: c.ID, name: c.Name, prefix: c.PathPrefix, public: public, legacyLogin: c.LegacyLogin}
+	site := &consoleSite{id: c.ID, name: c.Name, prefix: c.PathPrefix, public: public, legacyLogin: c.LegacyLogin, legacyPaths: c.LegacyLoginPaths}
 	for _, h := range c.Hosts {
 		site.hosts = append(site.hosts, strings.ToLower(h))
 	}

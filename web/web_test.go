@@ -48,3 +48,6 @@ func TestStaticAssets(t *testing.T) {
 		t.Fatalf("portal.css: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// Pages rendered with their real data types are checked in the gateway's
+// tests; here every template must at least parse and run on empty data.

@@ -70,6 +70,9 @@ func newServerTLS(tb testing.TB) *serverTLS {
 	}
 }
 
+// newTLSListener serves TLS with s's certificate on ln.
+func newTLSListener(ln net.Listener, s *serverTLS) net.Listener { return tls.NewListener(ln, s.config) }
+
 // signingKeys are RSA keys made once per test binary: generating them is
 // slow, and no test depends on one being fresh. providerKey signs the real
 // tokens; otherKey signs forgeries.

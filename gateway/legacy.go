@@ -1,0 +1,68 @@
+package gateway
+
+import (
+	"net/http"
+	"slices"
+
+	"unigate/accounts"
+	"unigate/session"
+)
+
+// The legacy login (CONTRACT §4): on a console with legacy_login, its own host
+// serves a login page at /.auth/login (and at its old bookmarks,
+// legacy_login_paths) with the JSON API under /.auth/api/v1/login/*. Only
+// accounts linked to the other console before legacy_login_cutoff may
+// finish there; the session it opens is a normal one. Passkeys are not
+// offered: they belong to the account host's RP ID (see README).
+
+// legacyConsole is the console whose legacy login this request is on, or nil.
+func (s *Server) legacyConsole(r *http.Request) *consoleSite {
+	c := s.consoleHosts[hostOnly(r.Host)]
+	if c == nil || !c.legacyLogin {
+		return nil
+	}
+	return c
+}
+
+// onLegacyHost reports a login started on a console host rather than the account host.
+func (s *Server) onLegacyHost(sess *session.Session) *consoleSite {
+	if sess.LoginHost == "" || sess.LoginHost == s.accountHost {
+		return nil
+	}
+	c := s.consoleHosts[sess.LoginHost]
+	if c == nil || !c.legacyLogin {
+		return nil
+	}
+	return c
+}
+
+// legacyAllowed picks the pre-linked account in console c that lets this
+// account finish a legacy login; false if it has none.
+func legacyAllowed(cas []accounts.ConsoleAccount, c *consoleSite) (accounts.ConsoleAccount, bool) {
+	for _, ca := range cas {
+		if ca.Console == c.id && ca.Prelinked {
+			return ca, true
+		}
+	}
+	return accounts.ConsoleAccount{}, false
+}
+
+// legacyOnly wraps a handler that exists only on a legacy login host.
+func (s *Server) legacyOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.legacyConsole(r) == nil {
+			s.consoleError(w, r, errNotFound)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// isLegacyLoginPath: an old bookmark of the console's login page.
+func (c *consoleSite) isLegacyLoginPath(canonical string) bool {
+	return c.legacyLogin && slices.Contains(c.legacyPaths, canonical)
+}
+
+func withoutPasskey(methods []string) []string {
+	return slices.DeleteFunc(slices.Clone(methods), func(m string) bool { return m == "passkey" })
+}

@@ -1,0 +1,464 @@
+package unify
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// The first pass reads both files once, checks every line and keeps, per
+// valid record, only fixed-size keys and where the line is: 16-byte digests
+// of its id, email and link, its offset, length and number. Grouping the
+// records into unified accounts then works on those arrays (sorts and a
+// union-find), and the second pass reads each account's lines again by
+// offset. Memory is about 70 bytes per record, whatever the lines hold; no
+// id or email string is kept.
+
+// key is the first 16 bytes of a SHA-256: equal keys are equal strings (a
+// collision among a few million values has a probability near 2^-80, and
+// crafting one costs 2^64 work).
+type key [16]byte
+
+func keyOf(s string) key {
+	sum := sha256.Sum256([]byte(s))
+	return key(sum[:16])
+}
+
+func (k key) compare(o key) int { return bytes.Compare(k[:], o[:]) }
+
+// dediboxEntry and scalewayEntry are the first pass's view of a record.
+type dediboxEntry struct {
+	id, email, link key
+	off             int64
+	size            uint32
+	line            uint32
+	linked          bool
+	dead            bool // refused after parsing (duplicate id, dangling link)
+}
+
+type scalewayEntry struct {
+	id, email key
+	off       int64
+	size      uint32
+	line      uint32
+	dead      bool // refused after parsing (duplicate id or credential)
+}
+
+// credentialEntry is a WebAuthn credential of a Scaleway record: credential
+// ids are unique across all accounts (the store's primary key).
+type credentialEntry struct {
+	id       key
+	scaleway uint32 // index of the record
+}
+
+// chunked is an append-only array in fixed chunks, so that growing it never
+// copies (nor doubles the memory of) what it holds.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+const chunkLen = 1 << 16
+
+func (c *chunked[T]) add(v T) {
+	if c.n%chunkLen == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, chunkLen))
+	}
+	c.chunks[len(c.chunks)-1] = append(c.chunks[len(c.chunks)-1], v)
+	c.n++
+}
+
+func (c *chunked[T]) at(i uint32) *T { return &c.chunks[i/chunkLen][i%chunkLen] }
+
+// index is the first pass's result: every valid record, the refused lines,
+// and the records grouped into unified accounts.
+type index struct {
+	files    [2]string // Dedibox, Scaleway paths (as given: the report names them so)
+	dedibox  chunked[dediboxEntry]
+	scaleway chunked[scalewayEntry]
+	creds    []credentialEntry
+	rejected []Rejection
+	groups   groups
+	locs     [2]chunked[location] // after compact
+}
+
+// Which file a record or a line is in.
+const (
+	fileDedibox  = 0
+	fileScaleway = 1
+)
+
+func (ix *index) reject(file int, line int, reason string) {
+	ix.rejected = append(ix.rejected, Rejection{File: ix.files[file], Line: line, Reason: reason})
+}
+
+// buildIndex reads both files, checks every line and groups the valid
+// records into unified accounts (CONTRACT §8, rule 1 and 4).
+func buildIndex(ctx context.Context, dediboxPath, scalewayPath string, progress func(bytes int64)) (*index, error) {
+	ix := &index{files: [2]string{dediboxPath, scalewayPath}}
+	if err := ix.read(ctx, fileDedibox, progress); err != nil {
+		return nil, err
+	}
+	if err := ix.read(ctx, fileScaleway, progress); err != nil {
+		return nil, err
+	}
+	ix.resolve()
+	return ix, nil
+}
+
+// read scans one file.
+func (ix *index) read(ctx context.Context, file int, progress func(int64)) error {
+	f, err := os.Open(ix.files[file])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	lr := newLineReader(f)
+	var reported int64
+	for {
+		l, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", ix.files[file], err)
+		}
+		if l.num%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(lr.off - reported)
+				reported = lr.off
+			}
+		}
+		if l.num > 1<<32-1 {
+			return fmt.Errorf("%s: more than 2^32 lines", ix.files[file])
+		}
+		switch {
+		case l.tooLong:
+			ix.reject(file, l.num, fmt.Sprintf("line longer than %d bytes", MaxLineBytes))
+			continue
+		case blankLine(l.data):
+			continue
+		}
+		if file == fileDedibox {
+			ix.addDedibox(l)
+		} else {
+			ix.addScaleway(l)
+		}
+	}
+	if progress != nil {
+		progress(lr.off - reported)
+	}
+	return nil
+}
+
+func (ix *index) addDedibox(l rawLine) {
+	r, err := ParseDediboxLine(l.data)
+	if err != nil {
+		ix.reject(fileDedibox, l.num, err.Error())
+		return
+	}
+	e := dediboxEntry{id: keyOf(r.ID), email: keyOf(r.Email), off: l.off, size: uint32(len(l.data)), line: uint32(l.num)}
+	if r.LinkedScalewayID != "" {
+		e.link, e.linked = keyOf(r.LinkedScalewayID), true
+	}
+	ix.dedibox.add(e)
+}
+
+func (ix *index) addScaleway(l rawLine) {
+	r, err := ParseScalewayLine(l.data)
+	if err != nil {
+		ix.reject(fileScaleway, l.num, err.Error())
+		return
+	}
+	n := uint32(ix.scaleway.n)
+	for _, c := range r.WebAuthn {
+		ix.creds = append(ix.creds, credentialEntry{id: keyOf(string(c.ID)), scaleway: n})
+	}
+	ix.scaleway.add(scalewayEntry{id: keyOf(r.ID), email: keyOf(r.Email), off: l.off, size: uint32(len(l.data)), line: uint32(l.num)})
+}
+
+// resolve refuses the records that conflict with others, then groups the
+// rest. Refusals come first because a refused record must not pull others
+// into its group:
+//
+//  1. a repeated id within a file: the first line is the record, the later
+//     ones are refused;
+//  2. a WebAuthn credential id already held by an earlier Scaleway record
+//     (credential ids are unique across accounts): the later record is
+//     refused;
+//  3. a Dedibox record linked to a Scaleway id that no valid record has: it
+//     is refused rather than taken as unlinked, because a dangling link most
+//     likely means a Scaleway export that is incomplete or older than the
+//     Dedibox one, and joining by email or creating a new Scaleway account
+//     would then be wrong, mail the owner about it, and could not be undone
+//     by a run on corrected files. Refused, the record is reported, and is
+//     imported by a later run once the files agree.
+func (ix *index) resolve() {
+	nd, ns := uint32(ix.dedibox.n), uint32(ix.scaleway.n)
+
+	byID := sortedIndexes(ns, func(a, b uint32) int {
+		return cmp.Or(ix.scaleway.at(a).id.compare(ix.scaleway.at(b).id), cmp.Compare(a, b))
+	})
+	var first *scalewayEntry
+	for i, n := range byID {
+		cur := ix.scaleway.at(n)
+		if i == 0 || cur.id != first.id {
+			first = cur
+			continue
+		}
+		cur.dead = true
+		ix.reject(fileScaleway, int(cur.line), fmt.Sprintf("duplicate id (first at line %d)", first.line))
+	}
+	ix.rejectDuplicateDedibox(nd)
+	ix.rejectDuplicateCredentials()
+
+	// Live Scaleway records by id and by email, for the Dedibox links.
+	byID = slices.DeleteFunc(byID, func(i uint32) bool { return ix.scaleway.at(i).dead })
+	byEmail := slices.Clone(byID)
+	slices.SortFunc(byEmail, func(a, b uint32) int {
+		return cmp.Or(ix.scaleway.at(a).email.compare(ix.scaleway.at(b).email), cmp.Compare(a, b))
+	})
+	for i := range nd {
+		e := ix.dedibox.at(i)
+		if e.dead || !e.linked {
+			continue
+		}
+		if _, ok := slices.BinarySearchFunc(byID, e.link, func(s uint32, k key) int { return ix.scaleway.at(s).id.compare(k) }); !ok {
+			e.dead = true
+			ix.reject(fileDedibox, int(e.line), "linked_scaleway_account_id names no valid Scaleway record")
+		}
+	}
+	ix.groups = ix.group(byID, byEmail)
+}
+
+// rejectDuplicateDedibox refuses Dedibox lines repeating an earlier id.
+func (ix *index) rejectDuplicateDedibox(nd uint32) {
+	byID := sortedIndexes(nd, func(a, b uint32) int {
+		return cmp.Or(ix.dedibox.at(a).id.compare(ix.dedibox.at(b).id), cmp.Compare(a, b))
+	})
+	var first *dediboxEntry
+	for i, n := range byID {
+		cur := ix.dedibox.at(n)
+		if i == 0 || cur.id != first.id {
+			first = cur
+			continue
+		}
+		cur.dead = true
+		ix.reject(fileDedibox, int(cur.line), fmt.Sprintf("duplicate id (first at line %d)", first.line))
+	}
+}
+
+// rejectDuplicateCredentials refuses a Scaleway record holding a credential
+// id that an earlier live record holds.
+func (ix *index) rejectDuplicateCredentials() {
+	creds := slices.DeleteFunc(ix.creds, func(c credentialEntry) bool { return ix.scaleway.at(c.scaleway).dead })
+	slices.SortFunc(creds, func(a, b credentialEntry) int {
+		return cmp.Or(a.id.compare(b.id), cmp.Compare(a.scaleway, b.scaleway))
+	})
+	for i := 1; i < len(creds); i++ {
+		if creds[i].id != creds[i-1].id || creds[i].scaleway == creds[i-1].scaleway {
+			continue
+		}
+		j := i - 1
+		for j > 0 && creds[j-1].id == creds[i].id {
+			j--
+		}
+		cur, first := ix.scaleway.at(creds[i].scaleway), ix.scaleway.at(creds[j].scaleway)
+		if !cur.dead {
+			cur.dead = true
+			ix.reject(fileScaleway, int(cur.line), fmt.Sprintf("webauthn credential id already held by line %d", first.line))
+		}
+	}
+	ix.creds = nil // no longer needed
+}
+
+// sortedIndexes returns 0…n-1 sorted by less.
+func sortedIndexes(n uint32, compare func(a, b uint32) int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = uint32(i)
+	}
+	slices.SortFunc(out, compare)
+	return out
+}
+
+// groups are the unified accounts, as sets of records. Nodes number the
+// records: Scaleway record i is node i, Dedibox record j is node nS+j.
+type groups struct {
+	nS      uint32
+	of      []uint32 // node → group, or noGroup for a refused record
+	start   []uint32 // group g's nodes are nodes[start[g]:start[g+1]]
+	members []uint32
+}
+
+const noGroup = ^uint32(0)
+
+func (g *groups) count() int { return len(g.start) - 1 }
+
+// nodesOf returns group g's nodes, Scaleway ones first, each source in line
+// order.
+func (g *groups) nodesOf(n int) []uint32 { return g.members[g.start[n]:g.start[n+1]] }
+
+// group joins records into unified accounts with a union-find (CONTRACT §8):
+//   - a Dedibox record joins the Scaleway record it is linked to (rule 1);
+//   - an unlinked Dedibox record joins the Scaleway record with its email
+//     (rule 1);
+//   - Dedibox records with one email join each other (rule 4), whichever
+//     Scaleway record any of them joins;
+//   - Scaleway records with one email (spellings that normalise alike) join
+//     each other: one address is one unified account (accounts.email is
+//     unique), and both accounts were reachable by that one mailbox.
+//
+// Groups are numbered in the order of their first record: the Dedibox file
+// first, then the Scaleway file, so that the second pass reads the Dedibox
+// file nearly in order.
+func (ix *index) group(scwByID, scwByEmail []uint32) groups {
+	nd, ns := uint32(ix.dedibox.n), uint32(ix.scaleway.n)
+	uf := newUnionFind(ns + nd)
+	for i := 1; i < len(scwByEmail); i++ {
+		if ix.scaleway.at(scwByEmail[i]).email == ix.scaleway.at(scwByEmail[i-1]).email {
+			uf.union(scwByEmail[i], scwByEmail[i-1])
+		}
+	}
+	dedByEmail := sortedIndexes(nd, func(a, b uint32) int {
+		return cmp.Or(ix.dedibox.at(a).email.compare(ix.dedibox.at(b).email), cmp.Compare(a, b))
+	})
+	dedByEmail = slices.DeleteFunc(dedByEmail, func(i uint32) bool { return ix.dedibox.at(i).dead })
+	for i := 1; i < len(dedByEmail); i++ {
+		if ix.dedibox.at(dedByEmail[i]).email == ix.dedibox.at(dedByEmail[i-1]).email {
+			uf.union(ns+dedByEmail[i], ns+dedByEmail[i-1])
+		}
+	}
+	for i := range nd {
+		e := ix.dedibox.at(i)
+		if e.dead {
+			continue
+		}
+		if e.linked {
+			s, _ := slices.BinarySearchFunc(scwByID, e.link, func(s uint32, k key) int { return ix.scaleway.at(s).id.compare(k) })
+			uf.union(ns+i, scwByID[s])
+			continue
+		}
+		if s, ok := slices.BinarySearchFunc(scwByEmail, e.email, func(s uint32, k key) int { return ix.scaleway.at(s).email.compare(k) }); ok {
+			uf.union(ns+i, scwByEmail[s])
+		}
+	}
+
+	g := groups{nS: ns, of: make([]uint32, ns+nd)}
+	for i := range g.of {
+		g.of[i] = noGroup
+	}
+	rootGroup := make([]uint32, ns+nd)
+	for i := range rootGroup {
+		rootGroup[i] = noGroup
+	}
+	var sizes []uint32
+	visit := func(node uint32) {
+		root := uf.find(node)
+		n := rootGroup[root]
+		if n == noGroup {
+			n = uint32(len(sizes))
+			rootGroup[root] = n
+			sizes = append(sizes, 0)
+		}
+		g.of[node] = n
+		sizes[n]++
+	}
+	for i := range nd {
+		if !ix.dedibox.at(i).dead {
+			visit(ns + i)
+		}
+	}
+	for i := range ns {
+		if !ix.scaleway.at(i).dead {
+			visit(i)
+		}
+	}
+	rootGroup, uf = nil, nil
+	g.start = make([]uint32, len(sizes)+1)
+	for n, size := range sizes {
+		g.start[n+1] = g.start[n] + size
+	}
+	g.members = make([]uint32, g.start[len(sizes)])
+	fill := slices.Clone(g.start[:len(sizes)])
+	for node, n := range g.of {
+		if n != noGroup {
+			g.members[fill[n]] = uint32(node)
+			fill[n]++
+		}
+	}
+	return g
+}
+
+// unionFind is a disjoint-set forest over 0…n-1 (union by size, path
+// halving).
+type unionFind struct {
+	parent []uint32
+	size   []uint32
+}
+
+func newUnionFind(n uint32) *unionFind {
+	uf := &unionFind{parent: make([]uint32, n), size: make([]uint32, n)}
+	for i := range uf.parent {
+		uf.parent[i], uf.size[i] = uint32(i), 1
+	}
+	return uf
+}
+
+func (uf *unionFind) find(x uint32) uint32 {
+	for uf.parent[x] != x {
+		uf.parent[x] = uf.parent[uf.parent[x]]
+		x = uf.parent[x]
+	}
+	return x
+}
+
+func (uf *unionFind) union(a, b uint32) {
+	a, b = uf.find(a), uf.find(b)
+	if a == b {
+		return
+	}
+	if uf.size[a] < uf.size[b] {
+		a, b = b, a
+	}
+	uf.parent[b] = a
+	uf.size[a] += uf.size[b]
+}
+
+// location is where a valid record's line is, all the second pass keeps of
+// it once the groups are made.
+type location struct {
+	off   int64
+	size  uint32
+	line  uint32
+	idTag uint64 // the first bytes of the id's key: the line read back must be the same record
+}
+
+func tagOf(k key) uint64 { return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+	uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7]) }
+
+// compact replaces the records' keys by their locations, chunk by chunk
+// (never holding both whole), for the second pass of a run.
+func (ix *index) compact() {
+	for k, chunk := range ix.dedibox.chunks {
+		for _, e := range chunk {
+			ix.locs[fileDedibox].add(location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)})
+		}
+		ix.dedibox.chunks[k] = nil
+	}
+	for k, chunk := range ix.scaleway.chunks {
+		for _, e := range chunk {
+			ix.locs[fileScaleway].add(location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)})
+		}
+		ix.scaleway.chunks[k] = nil
+	}
+	ix.dedibox, ix.scaleway = chunked[dediboxEntry]{}, chunked[scalewayEntry]{}
+}

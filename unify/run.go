@@ -1,0 +1,445 @@
+package unify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"unigate/accounts"
+	"unigate/mail"
+)
+
+// Options configures Run.
+type Options struct {
+	DediboxPath, ScalewayPath string
+	// DryRun computes the report of a real run against the store as it is,
+	// and writes nothing.
+	DryRun bool
+	// Cutoff is login.legacy_login_cutoff at 00:00 UTC: a Dedibox account
+	// linked before it is prelinked (rule 5). Zero: none is.
+	Cutoff time.Time
+	// SessionKey seals the TOTP secrets carried over (as the gateway opens
+	// them) and the stored source lines. Required.
+	SessionKey []byte
+	// Renderer renders the notifications. Required unless DryRun.
+	Renderer *mail.Renderer
+	// SignInURL is the address notifications point to; "" leaves it out.
+	SignInURL string
+	// Progress receives a progress line every ProgressEvery (2s when zero,
+	// at least 1s); nil for none.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Workers is how many batches are looked up, prepared and written at
+	// once; 4 when zero. BatchSize is how many accounts one transaction
+	// writes; 250 when zero.
+	Workers   int
+	BatchSize int
+}
+
+// Store is what Run needs of the account store (package accounts).
+type Store interface {
+	UnifyLookup(ctx context.Context, q accounts.UnifyQuery) (*accounts.UnifyFound, error)
+	UnifyWrite(ctx context.Context, batch []accounts.UnifiedAccount) (queued int, err error)
+}
+
+// Run unifies the two exports into store (CONTRACT §8) and reports what it
+// did. A refused line is in the report, not an error: the rest is imported.
+//
+// Run is idempotent and restartable. Every id it writes derives from the
+// records (rules.go), and each transaction writes whole accounts with their
+// console accounts, second factors, memberships, source lines and
+// notification. So a run that stopped at any point (killed, a database
+// outage) leaves whole accounts only, and running again with the same files
+// finds those, writes the others, and ends as one uninterrupted run would
+// have; a finished run run again writes nothing and queues no notification.
+func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	seal, err := newSealers(opts.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	prog := newProgress(opts.Progress, opts.ProgressEvery)
+	defer prog.stop()
+
+	total, err := fileSizes(opts.DediboxPath, opts.ScalewayPath)
+	if err != nil {
+		return nil, err
+	}
+	prog.phase("reading", "bytes", total)
+	ix, err := buildIndex(ctx, opts.DediboxPath, opts.ScalewayPath, prog.add)
+	if err != nil {
+		return nil, fmt.Errorf("unify: %w", err)
+	}
+	ix.compact()
+
+	r := &runner{opts: opts, store: store, ix: ix, seal: seal, prog: prog}
+	prog.phase("writing", "records", int64(len(ix.groups.members)))
+	if err := r.run(ctx); err != nil {
+		return nil, err
+	}
+	rep := r.report
+	rep.Rejected = append(ix.rejected, rep.Rejected...)
+	sortRejections(rep.Rejected, ix.files)
+	return &rep, nil
+}
+
+func (o *Options) check() error {
+	switch {
+	case o.DediboxPath == "" || o.ScalewayPath == "":
+		return errors.New("unify: both export files are required")
+	case len(o.SessionKey) == 0:
+		return errors.New("unify: a session key is required")
+	case o.Renderer == nil && !o.DryRun:
+		return errors.New("unify: a mail renderer is required")
+	case o.Workers < 0 || o.BatchSize < 0:
+		return errors.New("unify: negative Workers or BatchSize")
+	}
+	if o.Workers == 0 {
+		o.Workers = 4
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 250
+	}
+	return nil
+}
+
+func fileSizes(paths ...string) (int64, error) {
+	var total int64
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return 0, fmt.Errorf("unify: %w", err)
+		}
+		total += fi.Size()
+	}
+	return total, nil
+}
+
+// runner is the second pass: it reads each group's lines back, applies the
+// rules, and has workers write the accounts in batches.
+type runner struct {
+	opts  Options
+	store Store
+	ix    *index
+	seal  *sealers
+	prog  *progress
+
+	mu     sync.Mutex
+	report Report
+}
+
+func (r *runner) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	batches := make(chan []*plan, r.opts.Workers)
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Go(func() {
+			for b := range batches {
+				if ctx.Err() != nil {
+					continue // drain
+				}
+				if err := r.process(ctx, b); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	err := r.produce(ctx, batches)
+	close(batches)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// produce reads the groups in order and sends them in batches.
+func (r *runner) produce(ctx context.Context, batches chan<- []*plan) error {
+	var files [2]*os.File
+	for i, path := range r.ix.files {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	g := &r.ix.groups
+	batch := make([]*plan, 0, r.opts.BatchSize)
+	send := func() error {
+		select {
+		case batches <- batch:
+			batch = make([]*plan, 0, r.opts.BatchSize)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for n := range g.count() {
+		grp, err := r.readGroup(files, g.nodesOf(n))
+		if err != nil {
+			return err
+		}
+		batch = append(batch, planAccount(grp, r.opts.Cutoff))
+		if len(batch) == r.opts.BatchSize {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		return send()
+	}
+	return nil
+}
+
+// readGroup reads and parses the lines of one group's records.
+func (r *runner) readGroup(files [2]*os.File, nodes []uint32) (*accountGroup, error) {
+	grp := &accountGroup{}
+	for _, node := range nodes {
+		file, i := fileScaleway, node
+		if node >= r.ix.groups.nS {
+			file, i = fileDedibox, node-r.ix.groups.nS
+		}
+		loc := r.ix.locs[file].at(i)
+		raw := make([]byte, loc.size)
+		if _, err := files[file].ReadAt(raw, loc.off); err != nil {
+			return nil, fmt.Errorf("unify: %s: line %d: %w", r.ix.files[file], loc.line, err)
+		}
+		changed := fmt.Errorf("unify: %s changed during the run (line %d is no longer what was read)", r.ix.files[file], loc.line)
+		if file == fileDedibox {
+			rec, err := ParseDediboxLine(raw)
+			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
+				return nil, changed
+			}
+			grp.dedibox = append(grp.dedibox, dediboxLine{rec: rec, line: int(loc.line), raw: raw})
+		} else {
+			rec, err := ParseScalewayLine(raw)
+			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
+				return nil, changed
+			}
+			grp.scaleway = append(grp.scaleway, scalewayLine{rec: rec, line: int(loc.line), raw: raw})
+		}
+	}
+	return grp, nil
+}
+
+// maxWriteAttempts bounds the retries of a batch whose rows another process
+// wrote between its lookup and its write.
+const maxWriteAttempts = 3
+
+// process decides, prepares and writes one batch.
+func (r *runner) process(ctx context.Context, batch []*plan) error {
+	for attempt := 1; ; attempt++ {
+		found, err := r.store.UnifyLookup(ctx, lookupQuery(batch))
+		if err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
+		var news []*plan
+		conflicts := map[*plan]string{}
+		for _, p := range batch {
+			switch reason, isNew := r.decide(p, found); {
+			case reason != "":
+				conflicts[p] = reason
+			case isNew:
+				news = append(news, p)
+			}
+		}
+		queued, err := r.write(ctx, news, found)
+		if errors.Is(err, accounts.ErrUnifyConflict) && attempt < maxWriteAttempts {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
+		r.tally(batch, conflicts, queued)
+		return nil
+	}
+}
+
+// lookupQuery asks for every row the batch would write that could exist.
+func lookupQuery(batch []*plan) accounts.UnifyQuery {
+	var q accounts.UnifyQuery
+	for _, p := range batch {
+		q.AccountIDs = append(q.AccountIDs, p.account.ID)
+		q.Emails = append(q.Emails, p.account.Email)
+		q.NoticeKeys = append(q.NoticeKeys, NoticeKey(p.account.ID))
+		for _, c := range p.consoles {
+			q.Consoles = append(q.Consoles, accounts.ConsoleRef{Console: c.Console, ExternalID: c.ExternalID})
+		}
+		for _, d := range p.group.dedibox {
+			q.Records = append(q.Records, accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID})
+		}
+		for _, s := range p.group.scaleway {
+			q.Records = append(q.Records, accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID})
+		}
+		for _, c := range p.webauthn {
+			q.Credentials = append(q.Credentials, c.ID)
+		}
+	}
+	return q
+}
+
+// decide says what becomes of p given what the store holds: nothing to do
+// (an earlier run wrote it: isNew false, reason ""), write it (isNew), or
+// refuse its records (reason), when a row it needs belongs to another
+// account: the store is never changed under an account it did not make.
+func (r *runner) decide(p *plan, found *accounts.UnifyFound) (reason string, isNew bool) {
+	id := p.account.ID
+	if stored, ok := found.Accounts[id]; ok {
+		if r.sameRecords(p, stored) {
+			return "", false
+		}
+		return fmt.Sprintf("belongs to unified account %s, which an earlier run made from other records; unify does not change an existing account", id), false
+	}
+	if owner, ok := found.EmailOwners[p.account.Email]; ok {
+		return fmt.Sprintf("the unified account's email is already used by account %s", owner), false
+	}
+	for _, c := range p.consoles {
+		if owner, ok := found.ConsoleOwners[accounts.ConsoleRef{Console: c.Console, ExternalID: c.ExternalID}]; ok {
+			return fmt.Sprintf("%s account %s already belongs to account %s", c.Console, c.ExternalID, owner), false
+		}
+	}
+	for _, ref := range recordRefs(p) {
+		if owner, ok := found.RecordOwners[ref]; ok {
+			return fmt.Sprintf("%s record %s already imported into account %s", ref.Source, ref.RecordID, owner), false
+		}
+	}
+	for _, c := range p.webauthn {
+		if owner, ok := found.CredentialOwners[string(c.ID)]; ok {
+			return fmt.Sprintf("a webauthn credential is already registered to account %s", owner), false
+		}
+	}
+	return "", true
+}
+
+func recordRefs(p *plan) []accounts.LegacyRef {
+	var out []accounts.LegacyRef
+	for _, d := range p.group.dedibox {
+		out = append(out, accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID})
+	}
+	for _, s := range p.group.scaleway {
+		out = append(out, accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID})
+	}
+	return out
+}
+
+// sameRecords reports whether the account stored holds exactly p's records,
+// line for line.
+func (r *runner) sameRecords(p *plan, stored []accounts.LegacyRecord) bool {
+	want := map[accounts.LegacyRef][]byte{}
+	for _, d := range p.group.dedibox {
+		want[accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID}] = d.raw
+	}
+	for _, s := range p.group.scaleway {
+		want[accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID}] = s.raw
+	}
+	if len(stored) != len(want) {
+		return false
+	}
+	for _, rec := range stored {
+		raw, ok := want[accounts.LegacyRef{Source: rec.Source, RecordID: rec.RecordID}]
+		if !ok {
+			return false
+		}
+		got, err := r.seal.openRecord(rec.Source, rec.RecordID, rec.RawSealed)
+		if err != nil || string(got) != string(raw) {
+			return false
+		}
+	}
+	return true
+}
+
+// write seals, renders and writes the new accounts in one transaction, and
+// returns the notifications queued. A dry run writes nothing and counts the
+// notifications a real run would queue.
+func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyFound) (int, error) {
+	if r.opts.DryRun {
+		n := 0
+		for _, p := range news {
+			if !found.Notices[NoticeKey(p.account.ID)] {
+				n++
+			}
+		}
+		return n, nil
+	}
+	if len(news) == 0 {
+		return 0, nil
+	}
+	batch := make([]accounts.UnifiedAccount, len(news))
+	for i, p := range news {
+		u, err := r.unified(ctx, p)
+		if err != nil {
+			return 0, err
+		}
+		batch[i] = *u
+	}
+	return r.store.UnifyWrite(ctx, batch)
+}
+
+// unified is p with its secrets sealed and its notification rendered.
+func (r *runner) unified(ctx context.Context, p *plan) (*accounts.UnifiedAccount, error) {
+	u := &accounts.UnifiedAccount{
+		Account:     p.account,
+		Consoles:    p.consoles,
+		WebAuthn:    p.webauthn,
+		Memberships: p.memberships,
+	}
+	if p.totp != "" {
+		u.TOTPSealed = r.seal.totp.Seal([]byte(p.totp), []byte(p.account.ID))
+	}
+	for _, d := range p.group.dedibox {
+		u.Records = append(u.Records, accounts.LegacyRecord{Source: accounts.SourceDedibox, RecordID: d.rec.ID,
+			Line: int64(d.line), RawSealed: r.seal.sealRecord(accounts.SourceDedibox, d.rec.ID, d.raw)})
+	}
+	for _, s := range p.group.scaleway {
+		u.Records = append(u.Records, accounts.LegacyRecord{Source: accounts.SourceScaleway, RecordID: s.rec.ID,
+			Line: int64(s.line), RawSealed: r.seal.sealRecord(accounts.SourceScaleway, s.rec.ID, s.raw)})
+	}
+	p.notice.SignInURL = r.opts.SignInURL
+	notice, err := renderNotice(ctx, r.opts.Renderer, p)
+	if err != nil {
+		return nil, fmt.Errorf("unify: notification: %w", err)
+	}
+	u.Notice = notice
+	return u, nil
+}
+
+// tally adds a processed batch to the report.
+func (r *runner) tally(batch []*plan, conflicts map[*plan]string, queued int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := &r.report
+	records := 0
+	for _, p := range batch {
+		records += len(p.group.dedibox) + len(p.group.scaleway)
+		if reason, ok := conflicts[p]; ok {
+			for _, d := range p.group.dedibox {
+				rep.Rejected = append(rep.Rejected, Rejection{File: r.ix.files[fileDedibox], Line: d.line, Reason: reason})
+			}
+			for _, s := range p.group.scaleway {
+				rep.Rejected = append(rep.Rejected, Rejection{File: r.ix.files[fileScaleway], Line: s.line, Reason: reason})
+			}
+			continue
+		}
+		rep.DediboxRecords += len(p.group.dedibox)
+		rep.ScalewayRecords += len(p.group.scaleway)
+		rep.UnifiedAccounts++
+		rep.Situations.add(p.situation)
+		if p.prelinked {
+			rep.Prelinked++
+		}
+	}
+	rep.NotificationsQueued += queued
+	r.prog.add(int64(records))
+}
