@@ -187,11 +187,20 @@ func (s *Server) apiListSessions(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) error {
+	if err := s.revokeSession(w, r, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// revokeSession ends one of the account's own sessions; that session is
+// refused from its next request (ASVS V7.5.2).
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, id string) error {
 	cur, err := s.requireComplete(r)
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
 	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
 	if err != nil {
 		s.metrics.storeErrors.WithLabelValues("list").Inc()
@@ -216,7 +225,6 @@ func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) error 
 	if target.Handle == cur.sess.Handle {
 		s.clearSessionCookie(w, r)
 	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -58,6 +58,7 @@ var kinds = map[string]kindSpec{
 	KindEmailCode:     {code: true, priority: 10},
 	KindSignupCode:    {code: true, priority: 10},
 	KindAccountExists: {priority: 5},
+	"unify_notice":    {priority: -1}, // package unify's bulk notices: after any mail someone waits for
 }
 
 // locales lists the languages with templates; the first is the fallback.

@@ -93,6 +93,8 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 		"fr/" + KindSignupCode:    "Vérifiez votre adresse e-mail",
 		"en/" + KindAccountExists: "You already have an account",
 		"fr/" + KindAccountExists: "Vous avez déjà un compte",
+		"en/unify_notice":         "Your Dedibox and Scaleway accounts are now one account",
+		"fr/unify_notice":         "Vos comptes Dedibox et Scaleway n'en font plus qu'un",
 	}
 	greeting := map[string]string{"en": "Hello,", "fr": "Bonjour,"}
 	for _, tc := range []struct{ locale, want string }{
@@ -103,6 +105,12 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 				var data any = AccountExistsData{SignInURL: "https://account.example.com/login"}
 				if spec.code {
 					data = CodeData{Code: code, ExpiresMinutes: 10}
+				}
+				if kind == "unify_notice" { // package unify's NoticeData (unify tests every variant)
+					data = map[string]any{"Email": "alice@example.com", "SignInURL": "https://account.example.com/login",
+						"NothingChanges": false, "JoinedScaleway": true, "NewScaleway": false, "Merged": false,
+						"SMSRemoved": false, "NoPassword": false, "DediboxTOTPKept": true, "DediboxTOTPReplaced": false,
+						"DediboxAccounts": []string{"d-1"}, "ScalewayAccounts": []string{"s-1"}}
 				}
 				raw, err := r.Render(kind, tc.locale, "alice@example.com", data)
 				if err != nil {

@@ -44,16 +44,17 @@ const (
 type Identity struct {
 	Provider string // Google, Microsoft or GitHub
 	// Subject is the provider's stable, opaque id for the user: the ID
-	// token's sub (Microsoft: "<tid>/<sub>", see MicrosoftClaims), GitHub's
-	// numeric user id. Accounts are linked by (Provider, Subject) only.
+	// token's sub (Microsoft: "<tid>/<sub>", see the package
+	// documentation), GitHub's numeric user id. Accounts are linked by
+	// (Provider, Subject) only.
 	Subject string
 	// Email is the address the provider gave, normalised with
 	// accounts.NormalizeEmail, or "" when it gave none or an address that
 	// does not normalise.
 	Email string
 	// EmailVerified: the provider vouches that the user controls Email,
-	// under each provider's rule (GoogleClaims, MicrosoftClaims, GitHub's
-	// primary and verified address). Only then may Email find an account.
+	// under each provider's rule ("Which emails are trusted" in the package
+	// documentation). Only then may Email find an account.
 	EmailVerified bool
 }
 
@@ -129,9 +130,9 @@ func CallbackError(query url.Values) error {
 
 // bounded cuts s to a length fit for a log line.
 func bounded(s string) string {
-	const max = 200
-	if len(s) > max {
-		s = strings.ToValidUTF8(s[:max], "") + "…"
+	const limit = 200
+	if len(s) > limit {
+		s = strings.ToValidUTF8(s[:limit], "") + "…"
 	}
 	return s
 }

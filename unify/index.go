@@ -442,8 +442,10 @@ type location struct {
 	idTag uint64 // the first bytes of the id's key: the line read back must be the same record
 }
 
-func tagOf(k key) uint64 { return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
-	uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7]) }
+func tagOf(k key) uint64 {
+	return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+		uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
+}
 
 // compact replaces the records' keys by their locations, chunk by chunk
 // (never holding both whole), for the second pass of a run.

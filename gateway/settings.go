@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"net/http"
+)
+
+// The settings space: password change and active sessions (CONTRACT §5
+// /me/password, /me/sessions; ASVS V7.5.2, V7.4.3), as JSON and as a page.
+
+// changePassword is POST /me/password: the current password, a recent
+// proof, and every other session of the account ends.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	if !s.recentlyProven(cur.sess) {
+		return errReauthRequired
+	}
+	att, err := (&limiter{s}).begin(r, cur.sess.Email, "password")
+	if err != nil {
+		return err
+	}
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return internal(err)
+	}
+	ok := false
+	if acct.PasswordHash != "" {
+		ok, _, _ = s.hasher.Verify(r.Context(), acct.PasswordHash, current)
+	} else {
+		_ = s.hasher.VerifyDummy(r.Context(), current)
+	}
+	if !ok {
+		s.metrics.loginAttempts.WithLabelValues("password", "failure").Inc()
+		s.audit(r, "password.change_failure", acct.ID, nil)
+		return errInvalidCredentials
+	}
+	att.success(r)
+	if err := s.checkPasswordPolicy(next); err != nil {
+		return err
+	}
+	hash, err := s.hasher.Hash(r.Context(), next)
+	if err != nil {
+		return internal(err)
+	}
+	if err := s.accounts.SetPasswordHash(r.Context(), acct.ID, hash); err != nil {
+		return internal(err)
+	}
+	n, err := s.sessions.DeleteAccount(r.Context(), acct.ID, cur.sess.Handle)
+	if err != nil {
+		s.metrics.storeErrors.WithLabelValues("delete").Inc()
+		return storeDown(err)
+	}
+	s.metrics.sessionsRevoked.Add(float64(n))
+	s.audit(r, "password.change", acct.ID, map[string]string{"sessions_revoked": itoa(n)})
+	return nil
+}
+
+func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Current string `json:"current_password"`
+		New     string `json:"new_password"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.changePassword(w, r, req.Current, req.New); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// settingsPage is /settings.
+type settingsPage struct {
+	Email    string
+	Error    string
+	Notice   string
+	Recent   bool
+	MinLen   int
+	Sessions []sessionListItem
+}
+
+func (s *Server) pageSettings(w http.ResponseWriter, r *http.Request) {
+	s.renderSettings(w, r, http.StatusOK, "", settingsNotice(r.URL.Query().Get("notice")))
+}
+
+func settingsNotice(code string) string {
+	switch code {
+	case "password":
+		return "Your password was changed. Your other sessions were signed out."
+	case "revoked":
+		return "The session was signed out."
+	}
+	return ""
+}
+
+func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, msg, notice string) {
+	cur, err := s.loadSession(r)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	if cur == nil || !cur.sess.Complete() {
+		http.Redirect(w, r, "/login?return_to=%2Fsettings", http.StatusFound)
+		return
+	}
+	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		s.errorPage(w, r, storeDown(err))
+		return
+	}
+	var items []sessionListItem
+	for _, o := range list {
+		if o.Complete() {
+			items = append(items, sessionListItem{ID: o.Handle, CreatedAt: o.CreatedAt.UTC(), LastSeenAt: o.LastSeenAt.UTC(),
+				IP: o.IP, UserAgent: o.UserAgent, Current: o.Handle == cur.sess.Handle})
+		}
+	}
+	s.render(w, r, status, "settings", settingsPage{Email: cur.sess.Email, Error: msg, Notice: notice,
+		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Sessions: items})
+}
+
+func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action func() (string, error)) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+		return
+	}
+	notice, err := action()
+	if err != nil {
+		ae := asAPIError(err)
+		if ae == errUnauthenticated {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if ae.Status >= 500 {
+			s.errorPage(w, r, ae)
+			return
+		}
+		s.renderSettings(w, r, ae.Status, ae.Message, "")
+		return
+	}
+	if notice == "signed_out" {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/settings?notice="+notice, http.StatusSeeOther)
+}
+
+func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request) {
+	s.settingsForm(w, r, func() (string, error) {
+		return "password", s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+	})
+}
+
+func (s *Server) pageSessionRevoke(w http.ResponseWriter, r *http.Request) {
+	s.settingsForm(w, r, func() (string, error) {
+		return "revoked", s.revokeSession(w, r, r.PathValue("id"))
+	})
+}
+
+// pageSignOutEverywhere ends every session of the account, this one included.
+func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request) {
+	s.settingsForm(w, r, func() (string, error) {
+		cur, err := s.requireComplete(r)
+		if err != nil {
+			return "", err
+		}
+		n, err := s.sessions.DeleteAccount(r.Context(), cur.sess.AccountID, "")
+		if err != nil {
+			s.metrics.storeErrors.WithLabelValues("delete").Inc()
+			return "", storeDown(err)
+		}
+		s.metrics.sessionsRevoked.Add(float64(n))
+		s.audit(r, "session.revoke_all", cur.sess.AccountID, map[string]string{"sessions": itoa(n)})
+		s.clearSessionCookie(w, r)
+		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		return "signed_out", nil
+	})
+}
+
