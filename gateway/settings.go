@@ -180,4 +180,3 @@ func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		return "signed_out", nil
 	})
 }
-
