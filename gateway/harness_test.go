@@ -135,6 +135,12 @@ func newHarness(t testing.TB, opts ...harnessOption) *harness {
 
 func newHarnessWithStore(t testing.TB, store session.Store, opts ...harnessOption) *harness {
 	t.Helper()
+	return newHarnessWithDeps(t, store, nil, opts...)
+}
+
+// newHarnessWithDeps lets a test adjust the gateway's dependencies (e.g. SSO providers).
+func newHarnessWithDeps(t testing.TB, store session.Store, deps func(*Deps), opts ...harnessOption) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	skPath, pemPath := writeKeys(t, dir)
 	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}}
@@ -179,8 +185,12 @@ func newHarnessWithStore(t testing.TB, store session.Store, opts ...harnessOptio
 	if testing.Verbose() {
 		logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	h.gw, err = New(Deps{Config: cfg, Sessions: store, Accounts: acc, Hasher: h.hasher, Signer: h.signer,
-		Logger: logger, Registry: h.reg, Clock: h.clock.Now, Mailer: &recordingMailer{}})
+	d := Deps{Config: cfg, Sessions: store, Accounts: acc, Hasher: h.hasher, Signer: h.signer,
+		Logger: logger, Registry: h.reg, Clock: h.clock.Now, Mailer: &recordingMailer{}}
+	if deps != nil {
+		deps(&d)
+	}
+	h.gw, err = New(d)
 	if err != nil {
 		t.Fatal(err)
 	}

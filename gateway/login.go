@@ -106,12 +106,23 @@ func (s *Server) firstFactors(r *http.Request, acct *accounts.Account) ([]string
 	// A passkey is offered to every password account and to unknown emails
 	// alike: its options are the same for all (a discoverable credential),
 	// so the answer does not tell which accounts hold one (ASVS V6.3.8).
-	passwordLike := []string{"password", "passkey"}
-	if acct == nil || !emailCodeAllowed(acct) {
-		return passwordLike, nil
+	methods := []string{"password", "passkey"}
+	if acct != nil && emailCodeAllowed(acct) {
+		// Accounts the unification flagged (password and MFA erased) sign in by email code.
+		methods = []string{"email_code"}
 	}
-	// Accounts the unification flagged (password and MFA erased) sign in by email code.
-	return []string{"email_code"}, nil
+	if acct != nil {
+		ids, err := s.accounts.SSOIdentities(r.Context(), acct.ID)
+		if err != nil {
+			return nil, internal(err)
+		}
+		for _, id := range ids {
+			if s.ssoProviders[id.Provider] != nil {
+				methods = append(methods, "sso:"+id.Provider)
+			}
+		}
+	}
+	return methods, nil
 }
 
 // loginInProgress returns the pre-auth session waiting for step.

@@ -24,6 +24,7 @@ type loginPage struct {
 	MinLen     int
 	Methods    []string // first factors offered (password step)
 	MFAMethods []string // second factors offered (mfa step)
+	Providers  []string // identity providers configured, for the buttons
 	CodeSent   bool     // an email code was sent in this login
 	TOTP       *totpEnrollView
 }
@@ -129,6 +130,12 @@ func (s *Server) newLoginPage(r *http.Request) loginPage {
 	page := loginPage{Step: "identify", MinLen: s.cfg.Login.PasswordMinLength, PortalURL: s.loginURL("")}
 	if c := s.legacyConsole(r); c != nil {
 		page.Base, page.Legacy = "/.auth", c.name
+	} else {
+		for _, name := range []string{"google", "microsoft", "github"} {
+			if s.ssoProviders[name] != nil {
+				page.Providers = append(page.Providers, name)
+			}
+		}
 	}
 	return page
 }
@@ -179,6 +186,9 @@ func loginErrorMessage(code string) string {
 		return ""
 	case "session_expired":
 		return "Your session has ended. Please sign in again."
+	}
+	if msg := ssoMessage(code); msg != "" {
+		return msg
 	}
 	return "Sign-in could not be completed. Please try again."
 }

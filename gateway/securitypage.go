@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/base64"
+	"slices"
 	"errors"
 	"net/http"
 )
@@ -17,10 +18,12 @@ type securityPage struct {
 	TOTPOn   bool
 	TOTP     *totpEnrollView // a set-up in progress
 	Passkeys []passkeyView
+	SSO      []ssoView
+	Unlinked []string // configured providers not linked yet
 }
 
 func (s *Server) pageSecurity(w http.ResponseWriter, r *http.Request) {
-	s.renderSecurity(w, r, http.StatusOK, "", r.URL.Query().Get("notice"), nil)
+	s.renderSecurity(w, r, http.StatusOK, ssoMessage(r.URL.Query().Get("error")), r.URL.Query().Get("notice"), nil)
 }
 
 func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, msg, notice string, totp *totpEnrollView) {
@@ -38,9 +41,21 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		s.errorPage(w, r, asAPIError(err))
 		return
 	}
+	links, err := s.ssoList(r, cur.sess.AccountID)
+	if err != nil {
+		s.errorPage(w, r, asAPIError(err))
+		return
+	}
+	var unlinked []string
+	for _, name := range []string{"google", "microsoft", "github"} {
+		if s.ssoProviders[name] == nil || slices.ContainsFunc(links, func(l ssoView) bool { return l.Provider == name }) {
+			continue
+		}
+		unlinked = append(unlinked, name)
+	}
 	s.render(w, r, status, "security", securityPage{
 		Email: cur.sess.Email, Error: msg, Notice: securityNotice(notice), Recent: s.recentlyProven(cur.sess),
-		TOTPOn: v.TOTP, TOTP: totp, Passkeys: v.Passkeys,
+		TOTPOn: v.TOTP, TOTP: totp, Passkeys: v.Passkeys, SSO: links, Unlinked: unlinked,
 	})
 }
 
@@ -50,6 +65,10 @@ func securityNotice(code string) string {
 		return "Your authenticator app is set up."
 	case "removed":
 		return "The method was removed."
+	case "sso_linked":
+		return "The provider is linked: you can now sign in with it."
+	case "sso_unlinked":
+		return "The provider is unlinked."
 	case "confirmed":
 		return "Thank you. You can change your security settings for the next few minutes."
 	}

@@ -23,6 +23,7 @@ import (
 	"unigate/config"
 	"unigate/mfa"
 	"unigate/session"
+	"unigate/sso"
 	"unigate/upstreams"
 	"unigate/web"
 )
@@ -41,6 +42,8 @@ type Deps struct {
 	Clock func() time.Time
 	// Mailer queues the messages the login sends (email codes).
 	Mailer Mailer
+	// SSOProviders overrides the providers built from the configuration (tests).
+	SSOProviders map[string]sso.Provider
 	// Transport to the upstreams; nil => a tuned transport per console (production).
 	Transport http.RoundTripper
 }
@@ -66,6 +69,8 @@ type Server struct {
 	mailer   Mailer
 	sealer   *mfa.Sealer
 	webauthn *mfa.WebAuthn
+	// ssoProviders are the configured identity providers by name.
+	ssoProviders map[string]sso.Provider
 	// codeKey keys the HMAC of email codes (derived from the session key).
 	codeKey []byte
 
@@ -150,6 +155,12 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.codeKey = deriveKey(cfg.SessionKey(), "unigate email code v1")
+	s.ssoProviders = d.SSOProviders
+	if s.ssoProviders == nil {
+		if s.ssoProviders, err = newSSOProviders(cfg); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	// Passkeys belong to the account host: its name is the RP ID, its origin the only one accepted.
 	s.webauthn, err = mfa.NewWebAuthn(mfa.Config{
 		RPID:          s.accountHost,

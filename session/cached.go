@@ -517,6 +517,7 @@ func (s *Session) clone() *Session {
 	c.EmailCode = slices.Clone(s.EmailCode)
 	c.Ceremony = slices.Clone(s.Ceremony)
 	c.Signup = slices.Clone(s.Signup)
+	c.SSO = slices.Clone(s.SSO)
 	c.Consoles = maps.Clone(s.Consoles)
 	return &c
 }

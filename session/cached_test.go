@@ -895,7 +895,7 @@ func TestSessionClone(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"Factors", "EmailCode", "Signup", "Ceremony", "Consoles"}; !slices.Equal(refs, want) {
+	if want := []string{"Factors", "EmailCode", "Signup", "SSO", "Ceremony", "Consoles"}; !slices.Equal(refs, want) {
 		t.Fatalf("Session fields holding references: %v, want %v: make clone copy the new ones", refs, want)
 	}
 	s := newTestSession(time.Now(), "acct-1")

@@ -66,6 +66,9 @@ type Session struct {
 	// Signup holds a sign-up waiting for its email to be verified (the
 	// password already hashed), opaque to this package.
 	Signup json.RawMessage `json:"signup,omitempty"`
+	// SSO is a sign-in or link with an identity provider in progress (state,
+	// nonce, PKCE verifier), opaque to this package; single use.
+	SSO json.RawMessage `json:"sso,omitempty"`
 	// Ceremony is a WebAuthn ceremony in progress (challenge and its
 	// purpose), opaque to this package; single use.
 	Ceremony json.RawMessage `json:"ceremony,omitempty"`

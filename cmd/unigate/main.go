@@ -56,8 +56,7 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	case "accounts":
 		return c.accounts(ctx, rest)
 	case "unify":
-		// Not built yet (its own issue); refuse visibly rather than pretend.
-		return usageErrorf("unify: not implemented yet")
+		return c.unify(ctx, rest)
 	case "version":
 		return c.version(rest)
 	case "help", "-h", "-help", "--help":
@@ -83,8 +82,10 @@ commands:
                                          create one unified account with an account in
                                          each console; the password is read from stdin
   unify --dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]
+                                         unify the Dedibox and Scaleway exports into the
+                                         account store (exit 1 if lines were rejected)
   unify verify --dedibox FILE --scaleway FILE [--config FILE]
-                                         the account unification (not implemented yet)
+                                         prove every source record is accounted for
   version                                print version and build information
   help [COMMAND]                         print this help, or a command's flags
 

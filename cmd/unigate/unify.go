@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"unigate/accounts"
+	"unigate/config"
+	"unigate/mail"
+	"unigate/unify"
+)
+
+// unify runs "unify" and "unify verify" (CONTRACT §1, §8).
+func (c *cli) unify(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return c.unifyVerify(ctx, args[1:])
+	}
+	fs := c.flagSet("unify", "--dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]",
+		"Unify the Dedibox and Scaleway exports (JSON Lines) into the account store: one unified account\n"+
+			"per person, each notified once. Re-running with the same files changes nothing; a run stopped\n"+
+			"at any point can be run again. Exit 1 when lines were rejected (the rest is imported).")
+	dedibox := fs.String("dedibox", "", "the Dedibox export (`FILE`, JSON Lines)")
+	scaleway := fs.String("scaleway", "", "the Scaleway export (`FILE`, JSON Lines)")
+	dryRun := fs.Bool("dry-run", false, "report what a run would do, and write nothing")
+	reportPath := fs.String("report", "", "write the report (JSON) to `FILE`")
+	path := fs.String("config", defaultConfig, "configuration `FILE`")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkExports("unify", *dedibox, *scaleway); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+
+	open := accounts.Open
+	if *dryRun {
+		open = accounts.OpenReadOnly // no migration, no write
+	}
+	acc, err := open(ctx, cfg.Accounts.Driver, cfg.Accounts.DSN)
+	if err != nil {
+		return fmt.Errorf("unify: account store: %w", err)
+	}
+	defer acc.Close()
+	store, ok := acc.(unify.Store)
+	if !ok {
+		return errors.New("unify: the account store cannot import accounts")
+	}
+	renderer, err := mail.NewRenderer(mailFrom(cfg))
+	if err != nil {
+		return fmt.Errorf("unify: %w", err)
+	}
+	workers := 4
+	if cfg.Accounts.Driver == accounts.DriverSQLite {
+		workers = 2 // one writer anyway; the others look up and render meanwhile
+	}
+
+	start := time.Now()
+	rep, err := unify.Run(ctx, store, unify.Options{
+		DediboxPath:  *dedibox,
+		ScalewayPath: *scaleway,
+		DryRun:       *dryRun,
+		Cutoff:       cfg.LegacyCutoff(),
+		SessionKey:   cfg.SessionKey(),
+		Renderer:     renderer,
+		SignInURL:    cfg.Public().String() + "/login",
+		Progress:     c.stderr,
+		Workers:      workers,
+	})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	if *reportPath != "" {
+		if err := writeFileAtomic(*reportPath, rep.WriteJSON); err != nil {
+			return fmt.Errorf("unify: --report: %w", err)
+		}
+	}
+	rep.WriteSummary(c.stdout, *dryRun)
+	records := rep.DediboxRecords + rep.ScalewayRecords + len(rep.Rejected)
+	fmt.Fprintf(c.stdout, "  %d lines in %s (%.0f lines/s), peak memory %s\n",
+		records, elapsed.Round(time.Millisecond), float64(records)/max(elapsed.Seconds(), 1e-3), peakRSS())
+	if n := len(rep.Rejected); n > 0 {
+		return fmt.Errorf("unify: %d lines rejected, not imported (the rest is)", n)
+	}
+	return nil
+}
+
+// unifyVerify runs "unify verify".
+func (c *cli) unifyVerify(ctx context.Context, args []string) error {
+	fs := c.flagSet("unify verify", "--dedibox FILE --scaleway FILE [--config FILE]",
+		"Prove that every record of the exports is accounted for: each valid line imported once, as read,\n"+
+			"into the unified account the rules give it. Lists the differences and the rejected lines; exit 1\n"+
+			"if there is any.")
+	dedibox := fs.String("dedibox", "", "the Dedibox export (`FILE`, JSON Lines)")
+	scaleway := fs.String("scaleway", "", "the Scaleway export (`FILE`, JSON Lines)")
+	path := fs.String("config", defaultConfig, "configuration `FILE`")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkExports("unify verify", *dedibox, *scaleway); err != nil {
+		return err
+	}
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	acc, err := accounts.OpenReadOnly(ctx, cfg.Accounts.Driver, cfg.Accounts.DSN)
+	if err != nil {
+		return fmt.Errorf("unify verify: account store: %w", err)
+	}
+	defer acc.Close()
+	store, ok := acc.(unify.RecordSource)
+	if !ok {
+		return errors.New("unify verify: the account store cannot list imported records")
+	}
+	res, err := unify.Verify(ctx, store, unify.VerifyOptions{
+		DediboxPath:  *dedibox,
+		ScalewayPath: *scaleway,
+		SessionKey:   cfg.SessionKey(),
+		Progress:     c.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	res.WriteText(c.stdout, 100)
+	if !res.OK() {
+		return fmt.Errorf("unify verify: %d differences, %d lines not imported", res.DifferenceCount, len(res.Rejected))
+	}
+	return nil
+}
+
+// checkExports refuses missing flags and files that cannot be read: usage
+// errors (exit 2), before anything is opened.
+func checkExports(cmd, dedibox, scaleway string) error {
+	if dedibox == "" || scaleway == "" {
+		return usageErrorf("%s: --dedibox and --scaleway are required (run \"unigate %s -h\")", cmd, cmd)
+	}
+	for _, p := range []string{dedibox, scaleway} {
+		f, err := os.Open(p)
+		if err != nil {
+			return usageErrorf("%s: %v", cmd, err)
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil || !fi.Mode().IsRegular() {
+			return usageErrorf("%s: %s: not a regular file", cmd, p)
+		}
+	}
+	return nil
+}
+
+// mailFrom is mail.from, or no-reply at the account host (as serve sends).
+func mailFrom(cfg *config.Config) string {
+	if cfg.Mail.From != "" {
+		return cfg.Mail.From
+	}
+	return "Accounts <no-reply@" + cfg.Public().Hostname() + ">"
+}
+
+// writeFileAtomic writes a file through a temporary one renamed into
+// place: a reader never sees half a report.
+func writeFileAtomic(path string, write func(w io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	if err := errors.Join(write(w), w.Flush(), tmp.Chmod(0o644), tmp.Close()); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// peakRSS is the process's peak resident memory (VmHWM, Linux), or "?".
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(string(rest)), " kB"))
+			if err != nil {
+				return "?"
+			}
+			return fmt.Sprintf("%d MiB", kb>>10)
+		}
+	}
+	return "?"
+}

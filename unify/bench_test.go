@@ -1,0 +1,54 @@
+package unify
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"unigate/unify/unifygen"
+)
+
+// BenchmarkUnify runs a whole unification of generated exports into a fresh
+// store per iteration, on each driver. UNIFY_BENCH_RECORDS sets the number
+// of Dedibox records (Scaleway: 60% of it; default 20,000). It is not run by
+// CI (benchmarks never are); bench/unify.sh runs the real binary on a
+// million records.
+//
+//	go test -run X -bench Unify -benchtime 1x ./unify/
+func BenchmarkUnify(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("UNIFY_BENCH_RECORDS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	d, s, exp := generate(b, unifygen.Options{Dedibox: n, Scaleway: n * 6 / 10, Seed: 1})
+	for _, driver := range drivers {
+		b.Run(driver, func(b *testing.B) {
+			opts := testOptions(d, s)
+			opts.Workers, opts.BatchSize = 4, 250
+			if driver == "sqlite" {
+				opts.Workers = 2
+			}
+			for b.Loop() {
+				b.StopTimer()
+				st := newTestStore(b, driver)
+				b.StartTimer()
+				rep, err := Run(context.Background(), st.unify(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.UnifiedAccounts != exp.UnifiedAccounts {
+					b.Fatalf("unified %d accounts, want %d", rep.UnifiedAccounts, exp.UnifiedAccounts)
+				}
+			}
+			records := float64(exp.DediboxRecords + exp.ScalewayRecords)
+			b.ReportMetric(records*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(0, "ns/op")
+			_ = fmt.Sprint()
+		})
+	}
+}
