@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"encoding/base64"
-	"slices"
 	"errors"
 	"net/http"
+	"slices"
 )
 
 // The security settings page: second factors added and removed with plain
