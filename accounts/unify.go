@@ -506,9 +506,10 @@ type rowSet struct {
 
 func (rs *rowSet) add(values ...any) { rs.rows = append(rs.rows, values) }
 
-// sqliteMaxParams stays under SQLite's limit on bound parameters per
-// statement (SQLITE_MAX_VARIABLE_NUMBER, 32766).
-const sqliteMaxParams = 30000
+// sqliteMaxParams bounds the parameters of one statement, well under
+// SQLite's limit (SQLITE_MAX_VARIABLE_NUMBER, 32766): beyond a few
+// thousand, longer statements save nothing.
+const sqliteMaxParams = 4000
 
 // insertRows inserts rs in as few statements as the driver allows and
 // returns the number of rows inserted. On PostgreSQL: one statement per
@@ -530,27 +531,23 @@ func insertRows(ctx context.Context, s *sqlStore, q querier, rs rowSet) (int64, 
 		return q.exec(ctx, `INSERT INTO `+rs.table+` (`+rs.cols+`) SELECT * FROM unnest(`+
 			strings.Join(casts, ", ")+`) `+rs.conflict, args...)
 	}
+	// Anonymous "?" parameters: SQLite resolves each named or numbered one
+	// by a linear search, quadratic over a statement of thousands.
 	ncols := len(rs.types)
 	per := max(1, sqliteMaxParams/ncols)
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncols), ", ") + ")"
 	var total int64
 	for start := 0; start < len(rs.rows); start += per {
 		chunk := rs.rows[start:min(start+per, len(rs.rows))]
 		var b strings.Builder
 		b.WriteString(`INSERT INTO ` + rs.table + ` (` + rs.cols + `) VALUES `)
 		args := make([]any, 0, len(chunk)*ncols)
-		for i, row := range chunk {
+		for i, r := range chunk {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteByte('(')
-			for c := range row {
-				if c > 0 {
-					b.WriteString(", ")
-				}
-				fmt.Fprintf(&b, "$%d", len(args)+1)
-				args = append(args, row[c])
-			}
-			b.WriteByte(')')
+			b.WriteString(row)
+			args = append(args, r...)
 		}
 		b.WriteString(" " + rs.conflict)
 		n, err := q.exec(ctx, b.String(), args...)
@@ -600,8 +597,8 @@ func pgColumn(typ string, rows [][]any, c int) any {
 const maxInKeys = 500
 
 // queryIn runs query, whose "%s" stands for the condition on keys, over all
-// of keys: "= ANY($n)" with one array on PostgreSQL, "IN ($n, …)" in chunks
-// on SQLite. fixed are the parameters before the keys ($1 …).
+// of keys: "= ANY($n)" with one array on PostgreSQL, "IN (?, …)" in chunks
+// on SQLite. fixed are the parameters before the keys: none, or one, $1.
 func queryIn[K string | []byte](ctx context.Context, s *sqlStore, q querier, query string, fixed []any, keys []K,
 	each func(scan func(...any) error) error) error {
 	if len(keys) == 0 {
@@ -610,15 +607,15 @@ func queryIn[K string | []byte](ctx context.Context, s *sqlStore, q querier, que
 	if _, ok := s.db.(*pgDatabase); ok {
 		return q.query(ctx, fmt.Sprintf(query, fmt.Sprintf("= ANY($%d)", len(fixed)+1)), append(fixed[:len(fixed):len(fixed)], keys), each)
 	}
+	query = strings.ReplaceAll(query, "$1", "?") // anonymous parameters, as in insertRows
 	for start := 0; start < len(keys); start += maxInKeys {
 		chunk := keys[start:min(start+maxInKeys, len(keys))]
 		args := append(make([]any, 0, len(fixed)+len(chunk)), fixed...)
-		marks := make([]string, len(chunk))
-		for i, k := range chunk {
+		for _, k := range chunk {
 			args = append(args, k)
-			marks[i] = fmt.Sprintf("$%d", len(args))
 		}
-		if err := q.query(ctx, fmt.Sprintf(query, "IN ("+strings.Join(marks, ", ")+")"), args, each); err != nil {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")
+		if err := q.query(ctx, fmt.Sprintf(query, "IN ("+marks+")"), args, each); err != nil {
 			return err
 		}
 	}

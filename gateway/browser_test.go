@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"unigate/config"
+	"unigate/sso"
+	"unigate/sso/ssotest"
 )
 
 // Browser tests drive Debian's headless Chromium with chromedp against the
@@ -62,6 +64,10 @@ type browserHarness struct {
 }
 
 func newBrowserHarness(t *testing.T, opts ...harnessOption) *browserHarness {
+	return newBrowserHarnessWithDeps(t, nil, opts...)
+}
+
+func newBrowserHarnessWithDeps(t *testing.T, deps func(*Deps), opts ...harnessOption) *browserHarness {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +79,7 @@ func newBrowserHarness(t *testing.T, opts ...harnessOption) *browserHarness {
 		c.Consoles[0].Hosts = []string{"dedibox.localhost"}
 		c.Consoles[1].Hosts = []string{"scaleway.localhost"}
 	}}, opts...)
-	h := newHarness(t, opts...)
+	h := newHarnessWithDeps(t, nil, deps, opts...)
 	srv := &http.Server{Handler: h.gw, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -92,6 +98,8 @@ func newChrome(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// The test identity provider serves TLS with a certificate of its own.
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(900, 1000),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -320,4 +328,50 @@ func mustAccountID(t *testing.T, h *harness, email string) string {
 		t.Fatal(err)
 	}
 	return a.ID
+}
+
+// TestBrowserSSO links Google from the security page and signs in with it,
+// the whole round trip through a real OIDC provider (mockoidc over TLS).
+func TestBrowserSSO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	op := ssotest.StartOIDC(t)
+	google, err := sso.NewOIDC(sso.Google, op.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newBrowserHarnessWithDeps(t, func(d *Deps) { d.SSOProviders = map[string]sso.Provider{sso.Google: google} })
+	h.createAccount("alice@example.com", "correct horse battery")
+	ctx := newChrome(t)
+	dir := artifactDir(t)
+	op.QueueUser(ssotest.User{Subject: "g-alice", Email: "alice@example.com", EmailVerified: true})
+	op.QueueUser(ssotest.User{Subject: "g-alice", Email: "alice@example.com", EmailVerified: true})
+	run(t, ctx, "sign in and link Google",
+		chromedp.Navigate(h.base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "alice@example.com"),
+		chromedp.Submit(chromedp.CSS(`#email`)),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		waitPath("/consoles"),
+		chromedp.Navigate(h.base+"/settings/security"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/settings/security/sso/google"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/settings/security/sso/google"] button`)),
+		waitPath("/settings/security"),
+		chromedp.WaitVisible(chromedp.Search(`//p[contains(., "The provider is linked")]`)),
+		shot(t, dir, "sso-1-linked"),
+		chromedp.Navigate(h.base+"/consoles"),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		waitPath("/login"),
+		chromedp.WaitVisible(chromedp.CSS(`a.provider`)),
+		shot(t, dir, "sso-2-login-with-provider"),
+		chromedp.Click(chromedp.CSS(`a.provider`)),
+		waitPath("/consoles"),
+		shot(t, dir, "sso-3-signed-in"),
+	)
+	if h.sessionMFA(t, ctx) != "none" {
+		t.Fatal("unexpected session after SSO")
+	}
 }
