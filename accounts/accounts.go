@@ -68,6 +68,7 @@ type Store interface {
 	MFAStore    // second factors (mfa.go)
 	OutboxStore // mail to send (outbox.go)
 	SSOStore    // linked Google, Microsoft and GitHub identities (sso.go)
+	OrgStore    // organizations, members and invitations (orgs.go)
 
 	// CreateAccount inserts a and its console accounts in one transaction.
 	// a.ID is generated when empty; a.Email must already be normalised.

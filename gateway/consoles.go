@@ -32,14 +32,23 @@ type accountRef struct {
 // the account's first account in that console: only on a POST, so that a
 // cross-site link cannot make one (GET has no CSRF check).
 func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req enterRequest, path string, provision bool) (string, error) {
+	orgRole := ""
 	if req.OrganizationID != "" {
-		// Organizations arrive with the settings work; none exists yet to be chosen.
-		return "", errorf(http.StatusBadRequest, "unknown_organization", "No such organization.")
+		// Only an organization the account belongs to can be selected.
+		role, err := s.accounts.MemberRole(r.Context(), req.OrganizationID, cur.sess.AccountID)
+		if errors.Is(err, accounts.ErrNotFound) {
+			return "", errorf(http.StatusNotFound, "unknown_organization", "You are not a member of that organization.")
+		}
+		if err != nil {
+			return "", internal(err)
+		}
+		orgRole = role
 	}
 	sel, err := s.selectConsoleAccount(r, cur, c, req.AccountID, provision)
 	if err != nil {
 		return "", err
 	}
+	sel.OrganizationID, sel.OrganizationRole = req.OrganizationID, orgRole
 	sess := cur.sess
 	if sess.Consoles == nil {
 		sess.Consoles = map[string]session.ConsoleSelection{}

@@ -33,6 +33,7 @@ type loginPage struct {
 func (p loginPage) Has(list []string, v string) bool { return slices.Contains(list, v) }
 
 type consolesPage struct {
+	Orgs      []orgView // organizations the account belongs to, to pick one on entry
 	Email     string
 	Consoles  []consoleView
 	Active    string
@@ -311,8 +312,17 @@ func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *cur
 	} else {
 		returnTo = ""
 	}
+	ms, err := s.accounts.Memberships(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		s.errorPage(w, r, internal(err))
+		return
+	}
+	var orgs []orgView
+	for _, m := range ms {
+		orgs = append(orgs, orgView{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
+	}
 	s.render(w, r, status, "consoles", consolesPage{Email: cur.sess.Email, Consoles: v.Consoles, Active: v.Active,
-		ChooseFor: chooseFor, ReturnTo: returnTo, Error: msg})
+		ChooseFor: chooseFor, ReturnTo: returnTo, Error: msg, Orgs: orgs})
 }
 
 // pageEnter is the chooser's form: enter a console with the chosen account.
@@ -343,7 +353,8 @@ func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
 			path = p
 		}
 	}
-	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id")}, path, true)
+	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id"),
+		OrganizationID: r.PostForm.Get("organization_id")}, path, true)
 	if err != nil {
 		ae := asAPIError(err)
 		if ae.Code == "account_required" {

@@ -31,6 +31,18 @@ const (
 	KindAccountExists = "account_exists"
 )
 
+// KindInvitation: an invitation to join an organization. Data: InvitationData.
+const KindInvitation = "invitation"
+
+// InvitationData fills the invitation templates.
+type InvitationData struct {
+	Organization string // its name
+	Role         string // owner, admin or member
+	InvitedBy    string // the inviter's email
+	AcceptURL    string // {public_url}/invitations/{token}
+	ExpiresDays  int
+}
+
 // CodeData fills the templates of the kinds that carry a one-time code.
 type CodeData struct {
 	Code           string // exactly 8 ASCII digits (CONTRACT.md §9)
@@ -58,6 +70,7 @@ var kinds = map[string]kindSpec{
 	KindEmailCode:     {code: true, priority: 10},
 	KindSignupCode:    {code: true, priority: 10},
 	KindAccountExists: {priority: 5},
+	KindInvitation:    {priority: 5},
 	"unify_notice":    {priority: -1}, // package unify's bulk notices: after any mail someone waits for
 }
 

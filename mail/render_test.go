@@ -95,6 +95,8 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 		"fr/" + KindAccountExists: "Vous avez déjà un compte",
 		"en/unify_notice":         "Your Dedibox and Scaleway accounts are now one account",
 		"fr/unify_notice":         "Vos comptes Dedibox et Scaleway n'en font plus qu'un",
+		"en/" + KindInvitation:    "You are invited to join Acme",
+		"fr/" + KindInvitation:    "Invitation à rejoindre Acme",
 	}
 	greeting := map[string]string{"en": "Hello,", "fr": "Bonjour,"}
 	for _, tc := range []struct{ locale, want string }{
@@ -105,6 +107,10 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 				var data any = AccountExistsData{SignInURL: "https://account.example.com/login"}
 				if spec.code {
 					data = CodeData{Code: code, ExpiresMinutes: 10}
+				}
+				if kind == KindInvitation {
+					data = InvitationData{Organization: "Acme", Role: "member", InvitedBy: "bob@example.com",
+						AcceptURL: "https://account.example.com/invitations/x", ExpiresDays: 7}
 				}
 				if kind == "unify_notice" { // package unify's NoticeData (unify tests every variant)
 					data = map[string]any{"Email": "alice@example.com", "SignInURL": "https://account.example.com/login",
