@@ -240,21 +240,34 @@ func (s *sqlStore) lookupLegacy(ctx context.Context, q UnifyQuery, f *UnifyFound
 	return nil
 }
 
-// UnifyWrite writes the batch in one transaction and returns how many
-// notifications it queued. Every row is new (the caller looked up first),
-// except the organizations, shared between accounts, and the notifications,
-// of which one already queued under the same key is kept (none is queued
-// twice). A row that exists already fails the whole batch with
-// ErrUnifyConflict and writes nothing.
+// UnifyWrite writes the batch and returns how many notifications it queued:
+// the organizations its memberships name, then every other row in one
+// transaction. Every row is new (the caller looked up first), except the
+// organizations, shared between accounts, and the notifications, of which
+// one already queued under the same key is kept (none is queued twice). A
+// row that exists already fails the accounts' transaction with
+// ErrUnifyConflict, and none of their rows is written.
 func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int, error) {
 	sets, err := s.unifyRows(batch)
 	if err != nil {
 		return 0, err
 	}
+	// The organizations first, in a transaction of their own: they are
+	// shared, and a batch must not hold their locks while it writes its
+	// accounts, or batches sharing one would wait for each other's commit.
+	// Written alone, an organization is harmless: a resumed run writes its
+	// members.
+	err = s.db.inTx(ctx, func(q querier) error {
+		_, err := insertRows(ctx, s, q, sets[0])
+		return err
+	})
+	if err != nil {
+		return 0, s.unifyWriteError(err)
+	}
 	var queued int64
 	err = s.db.inTx(ctx, func(q querier) error {
 		queued = 0
-		for _, rs := range sets {
+		for _, rs := range sets[1:] {
 			n, err := insertRows(ctx, s, q, rs)
 			if err != nil {
 				return fmt.Errorf("%s: %w", rs.table, err)
@@ -266,21 +279,26 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 		return nil
 	})
 	if err != nil {
-		if v, ok := s.db.violation(err); ok && v.kind == violationUnique {
-			return 0, fmt.Errorf("%w: %s", ErrUnifyConflict, v.constraint)
-		}
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
-			// deadlock_detected, serialization_failure: nothing was written.
-			return 0, fmt.Errorf("%w: %s", ErrUnifyConflict, pgErr.Message)
-		}
-		return 0, s.mapError("UnifyWrite", err)
+		return 0, s.unifyWriteError(err)
 	}
 	return int(queued), nil
 }
 
-// unifyRows checks the batch and lays it out as one row set per table, in
-// the order that foreign keys need.
+// unifyWriteError maps what a retry may cure to ErrUnifyConflict.
+func (s *sqlStore) unifyWriteError(err error) error {
+	if v, ok := s.db.violation(err); ok && v.kind == violationUnique {
+		return fmt.Errorf("%w: %s", ErrUnifyConflict, v.constraint)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001") {
+		// deadlock_detected, serialization_failure: nothing was written.
+		return fmt.Errorf("%w: %s", ErrUnifyConflict, pgErr.Message)
+	}
+	return s.mapError("UnifyWrite", err)
+}
+
+// unifyRows checks the batch and lays it out as one row set per table: the
+// organizations first, then in the order that foreign keys need.
 func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 	now, err := encodeTime(s.now())
 	if err != nil {
@@ -404,7 +422,7 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 	for _, id := range orgOrder {
 		org.add(id, orgNames[id], now)
 	}
-	return []rowSet{acc, con, totp, wa, org, mem, leg, out}, nil
+	return []rowSet{org, acc, con, totp, wa, mem, leg, out}, nil
 }
 
 // checkUnifiedAccount holds the batch to the store's invariants, as
@@ -472,14 +490,14 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// LegacyRecords calls each with the records of source in line order, each
-// with the account holding its console account (for `unify verify`).
+// LegacyRecords calls each with the records of source, in no particular
+// order, each with the account holding its console account (for `unify
+// verify`, which matches them with the files by id).
 func (s *sqlStore) LegacyRecords(ctx context.Context, source string, each func(LegacyRecord) error) error {
 	err := s.db.query(ctx, `SELECT l.source, l.record_id, l.line_no, l.raw_sealed, l.account_id, c.account_id
 		FROM legacy_records l
 		LEFT JOIN console_accounts c ON c.console = l.source AND c.external_id = l.record_id
-		WHERE l.source = $1
-		ORDER BY l.line_no, l.record_id`, []any{source},
+		WHERE l.source = $1`, []any{source},
 		func(scan func(...any) error) error {
 			var r LegacyRecord
 			var holder sql.NullString

@@ -249,3 +249,21 @@ func Queue(ctx context.Context, store accounts.OutboxStore, r *Renderer, key, ac
 	}
 	return queued, nil
 }
+
+// Outbox queues messages for the gateway: render, enqueue in the account
+// store's outbox, and wake the sender, so a login code leaves within
+// milliseconds yet survives a restart.
+type Outbox struct {
+	Store    accounts.OutboxStore
+	Renderer *Renderer
+	Sender   *Sender
+}
+
+// Queue renders kind in locale for to and queues it under key (idempotent).
+func (o *Outbox) Queue(ctx context.Context, key, accountID, kind, locale, to string, data any) error {
+	if _, err := Queue(ctx, o.Store, o.Renderer, key, accountID, kind, locale, to, data); err != nil {
+		return err
+	}
+	o.Sender.Poke()
+	return nil
+}

@@ -33,6 +33,12 @@ func BenchmarkUnify(b *testing.B) {
 			if driver == "sqlite" {
 				opts.Workers = 2
 			}
+			if v, err := strconv.Atoi(os.Getenv("UNIFY_BENCH_WORKERS")); err == nil {
+				opts.Workers = v
+			}
+			if v, err := strconv.Atoi(os.Getenv("UNIFY_BENCH_BATCH")); err == nil {
+				opts.BatchSize = v
+			}
 			for b.Loop() {
 				b.StopTimer()
 				st := newTestStore(b, driver)

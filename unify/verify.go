@@ -31,7 +31,7 @@ type VerifyOptions struct {
 
 // RecordSource is what Verify needs of the account store.
 type RecordSource interface {
-	// LegacyRecords calls each with the stored records of source in line
+	// LegacyRecords calls each with the stored records of source, in any
 	// order (accounts.Store implementations have it).
 	LegacyRecords(ctx context.Context, source string, each func(accounts.LegacyRecord) error) error
 }

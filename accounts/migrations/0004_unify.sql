@@ -25,10 +25,9 @@ CREATE TABLE legacy_records (
     CHECK (source <> '' AND record_id <> '' AND line_no > 0)
 );
 
--- A re-run compares an existing account's lines with the files (by account);
--- verify walks each source in line order.
+-- A re-run compares an existing account's lines with the files, and
+-- deleting an account finds its lines, by account.
 CREATE INDEX legacy_records_account_id_idx ON legacy_records (account_id);
-CREATE INDEX legacy_records_source_line_no_idx ON legacy_records (source, line_no);
 
 -- Organizations and their members. The unification brings Scaleway's, under
 -- Scaleway's own ids (the consoles know them by those ids).

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 
@@ -10,24 +9,8 @@ import (
 	"unigate/mail"
 )
 
-// outboxMailer queues a message in the account store's outbox and wakes the
-// sender, so a login code leaves within milliseconds yet survives a restart.
-type outboxMailer struct {
-	store    accounts.OutboxStore
-	renderer *mail.Renderer
-	sender   *mail.Sender
-}
-
-func (m *outboxMailer) Queue(ctx context.Context, key, accountID, kind, locale, to string, data any) error {
-	if _, err := mail.Queue(ctx, m.store, m.renderer, key, accountID, kind, locale, to, data); err != nil {
-		return err
-	}
-	m.sender.Poke()
-	return nil
-}
-
 // newMailer builds the transport named by mail.transport and the outbox sender.
-func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger) (*outboxMailer, error) {
+func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger) (*mail.Outbox, error) {
 	var t mail.Transport
 	switch cfg.Mail.Transport {
 	case "smtp":
@@ -68,5 +51,5 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	return &outboxMailer{store: store, renderer: renderer, sender: sender}, nil
+	return &mail.Outbox{Store: store, Renderer: renderer, Sender: sender}, nil
 }

@@ -76,7 +76,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	// The outbox sender runs beside the server and stops with it.
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	senderDone := make(chan struct{})
-	go func() { defer close(senderDone); mailer.sender.Run(senderCtx) }()
+	go func() { defer close(senderDone); mailer.Sender.Run(senderCtx) }()
 	defer func() { stopSender(); <-senderDone }()
 
 	public := gateway.NewHTTPServer(gw, logger)
