@@ -48,12 +48,15 @@ type errorPageData struct {
 	Home    string
 }
 
+// render writes page name in the language of the request (locale.go).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	locale := s.requestLocale(w, r)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", locale)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := s.pages.Render(w, name, data); err != nil {
+	if err := s.pages.Render(w, s.pageFrame(r, name, locale), name, data); err != nil {
 		s.log(r).Error("page render failed", "page", name, "err", err)
 	}
 }

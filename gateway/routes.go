@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("POST /logout", s.pageLogout)
 	account.HandleFunc("GET /settings", s.pageSettings)
 	account.HandleFunc("POST /settings/password", s.pagePasswordChange)
+	account.HandleFunc("POST /settings/locale", s.pageSetLocale)
 	account.HandleFunc("POST /settings/sessions/{id}/revoke", s.pageSessionRevoke)
 	account.HandleFunc("POST /settings/sessions/revoke-all", s.pageSignOutEverywhere)
 	account.HandleFunc("GET /settings/security", s.pageSecurity)

@@ -1,11 +1,16 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
+
+	"unigate/accounts"
+	"unigate/web"
 )
 
-// The settings space: password change and active sessions (CONTRACT §5
-// /me/password, /me/sessions; ASVS V7.5.2, V7.4.3), as JSON and as a page.
+// The settings space: password change, language and active sessions
+// (CONTRACT §5 /me/password, /me/sessions; ASVS V7.5.2, V7.4.3), as JSON and
+// as a page.
 
 // changePassword is POST /me/password: the current password, a recent
 // proof, and every other session of the account ends.
@@ -79,6 +84,7 @@ type settingsPage struct {
 	Notice   string
 	Recent   bool
 	MinLen   int
+	Locale   string // the account's language, for its pages and mails
 	Sessions []sessionListItem
 }
 
@@ -92,6 +98,8 @@ func settingsNotice(code string) string {
 		return "Your password was changed. Your other sessions were signed out."
 	case "revoked":
 		return "The session was signed out."
+	case "locale":
+		return "Your language was saved. It is also used for the emails we send you."
 	}
 	return ""
 }
@@ -111,6 +119,11 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.errorPage(w, r, storeDown(err))
 		return
 	}
+	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		s.errorPage(w, r, internal(err))
+		return
+	}
 	var items []sessionListItem
 	for _, o := range list {
 		if o.Complete() {
@@ -119,7 +132,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		}
 	}
 	s.render(w, r, status, "settings", settingsPage{Email: cur.sess.Email, Error: msg, Notice: notice,
-		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Sessions: items})
+		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(acct.Locale), Sessions: items})
 }
 
 func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action func() (string, error)) {
@@ -178,5 +191,30 @@ func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.clearSessionCookie(w, r)
 		w.Header().Set("Clear-Site-Data", `"cookies"`)
 		return "signed_out", nil
+	})
+}
+
+// pageSetLocale is the language form of /settings: the account's locale (its
+// pages and its mails) and this browser's cookie. No recent proof is asked:
+// the language is a preference, not a security setting.
+func (s *Server) pageSetLocale(w http.ResponseWriter, r *http.Request) {
+	s.settingsForm(w, r, func() (string, error) {
+		cur, err := s.requireComplete(r)
+		if err != nil {
+			return "", err
+		}
+		locale := r.PostForm.Get("locale")
+		if !web.Supported(locale) {
+			return "", errorf(http.StatusBadRequest, "invalid_locale", "Choose English or French.")
+		}
+		if err := s.accounts.SetLocale(r.Context(), cur.sess.AccountID, locale); err != nil {
+			if errors.Is(err, accounts.ErrNotFound) {
+				return "", errUnauthenticated // deleted meanwhile
+			}
+			return "", internal(err)
+		}
+		s.setLocaleCookie(w, locale)
+		s.audit(r, "account.locale", cur.sess.AccountID, map[string]string{"locale": locale})
+		return "locale", nil
 	})
 }

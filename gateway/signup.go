@@ -91,7 +91,7 @@ func (s *Server) startSignup(w http.ResponseWriter, r *http.Request, rawEmail, p
 		err = s.mailer.Queue(r.Context(), key, existing.ID, mail.KindAccountExists, existing.Locale, existing.Email,
 			mail.AccountExistsData{SignInURL: s.public.Scheme + "://" + s.public.Host + "/login"})
 	} else {
-		err = s.mailer.Queue(r.Context(), key, "", mail.KindSignupCode, "en", email,
+		err = s.mailer.Queue(r.Context(), key, "", mail.KindSignupCode, s.locale(r), email,
 			mail.CodeData{Code: code, ExpiresMinutes: max(1, int(s.cfg.Login.EmailCodeTTL.Minutes()))})
 	}
 	if err != nil {
@@ -139,7 +139,7 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 	}
 	att.success(r)
 	now := s.now()
-	acct := &accounts.Account{Email: cur.sess.Email, EmailVerified: true, PasswordHash: p.PasswordHash, CreatedAt: now}
+	acct := &accounts.Account{Email: cur.sess.Email, EmailVerified: true, PasswordHash: p.PasswordHash, CreatedAt: now, Locale: s.locale(r)}
 	var consoles []accounts.ConsoleAccount
 	for _, c := range s.consoleList {
 		// Without a provisioning endpoint the gateway names the console account.

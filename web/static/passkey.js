@@ -25,6 +25,17 @@
       return r.json().catch(function () { return {}; }).then(function (j) { return { status: r.status, body: j }; });
     });
   }
+  // The page gives the messages in its language (data-* of #passkey-error).
+  function text(name, fallback) {
+    var el = document.getElementById("passkey-error");
+    return (el && el.getAttribute("data-" + name)) || fallback;
+  }
+  // The JSON API answers in English: its message is shown on English pages,
+  // the page's own words elsewhere.
+  function serverMessage(body, name, fallback) {
+    var english = (document.documentElement.lang || "en") === "en";
+    return (english && body && body.message) || text(name, fallback);
+  }
   function showError(msg) {
     var el = document.getElementById("passkey-error");
     if (el) { el.textContent = msg; el.hidden = false; el.focus && el.focus(); }
@@ -64,27 +75,27 @@
     }
     button.disabled = true;
     post(button.getAttribute("data-options"), {}).then(function (res) {
-      if (res.status !== 200) throw new Error(res.body.message || "The passkey could not be started.");
+      if (res.status !== 200) throw new Error(serverMessage(res.body, "start-failed", "The passkey could not be started."));
       var options = prepare(res.body);
       return kind === "register" ? navigator.credentials.create(options) : navigator.credentials.get(options);
     }).then(function (cred) {
       return post(finish, serialize(cred));
     }).then(function (res) {
-      if (res.status !== 200 && res.status !== 201) throw new Error(res.body.message || "The passkey was not accepted.");
+      if (res.status !== 200 && res.status !== 201) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
       var b = res.body;
       if (b.next === "done") { window.location.assign(b.redirect || "/consoles"); return; }
       if (b.next) { window.location.assign("/login"); return; }
       window.location.reload();
     }).catch(function (e) {
       button.disabled = false;
-      showError(e && e.name === "NotAllowedError" ? "The passkey request was cancelled or timed out." : (e.message || String(e)));
+      showError(e && e.name === "NotAllowedError" ? text("cancelled", "The passkey request was cancelled or timed out.") : (e.message || String(e)));
     });
   }
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest && ev.target.closest("[data-passkey]");
     if (!b) return;
     ev.preventDefault();
-    if (!window.PublicKeyCredential) { showError("This browser does not support passkeys."); return; }
+    if (!window.PublicKeyCredential) { showError(text("unsupported", "This browser does not support passkeys.")); return; }
     run(b);
   });
 })();

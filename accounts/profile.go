@@ -1,0 +1,42 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// ErrInvalidLocale: the locale is not one of Locales.
+var ErrInvalidLocale = errors.New("accounts: unsupported locale")
+
+// Locales an account may choose for its pages and mails.
+var Locales = []string{"en", "fr"}
+
+// ProfileStore holds the preferences an account's owner changes from the
+// settings page.
+type ProfileStore interface {
+	// SetLocale sets the language of the account's pages and mails, one of
+	// Locales. Returns ErrInvalidLocale or ErrNotFound.
+	SetLocale(ctx context.Context, accountID, locale string) error
+}
+
+var _ ProfileStore = (*sqlStore)(nil)
+
+func (s *sqlStore) SetLocale(ctx context.Context, accountID, locale string) error {
+	if !slices.Contains(Locales, locale) {
+		return fmt.Errorf("%w: %q", ErrInvalidLocale, locale)
+	}
+	updated, err := encodeTime(s.now())
+	if err != nil {
+		return err
+	}
+	n, err := s.db.exec(ctx, `UPDATE accounts SET locale = $2, updated_at = $3 WHERE id = $1`, accountID, locale, updated)
+	if err != nil {
+		return s.mapError("SetLocale", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
