@@ -65,11 +65,12 @@ type ConsoleAccount struct {
 // Store is the account store. Implementations: OpenPostgres, OpenSQLite (or
 // Open with a driver name). Both pass the same conformance suite.
 type Store interface {
-	MFAStore     // second factors (mfa.go)
-	OutboxStore  // mail to send (outbox.go)
-	SSOStore     // linked Google, Microsoft and GitHub identities (sso.go)
-	OrgStore     // organizations, members and invitations (orgs.go)
-	ProfileStore // the account's preferences (profile.go)
+	MFAStore          // second factors (mfa.go)
+	OutboxStore       // mail to send (outbox.go)
+	SSOStore          // linked Google, Microsoft and GitHub identities (sso.go)
+	OrgStore          // organizations, members and invitations (orgs.go)
+	ProfileStore      // the account's preferences (profile.go)
+	ProvisioningStore // console accounts to create through provisioning endpoints (provisioning.go)
 
 	// CreateAccount inserts a and its console accounts in one transaction.
 	// a.ID is generated when empty; a.Email must already be normalised.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -87,6 +88,13 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 	switch {
 	case len(mine) == 0 && !provision:
 		return session.ConsoleSelection{}, errNeedsEntry
+	case len(mine) == 0 && s.provisioningURL(c.id) != "":
+		// The console names its accounts: queue the request, and say it is on its way.
+		if err := s.accounts.EnqueueProvisioning(r.Context(), cur.sess.AccountID, c.id); err != nil {
+			return session.ConsoleSelection{}, internal(err)
+		}
+		s.pokeProvisioning()
+		return session.ConsoleSelection{}, errProvisioningPending
 	case len(mine) == 0:
 		ca := accounts.ConsoleAccount{AccountID: cur.sess.AccountID, Console: c.id, ExternalID: uuid.NewString(), LinkedAt: s.now()}
 		if err := s.accounts.AddConsoleAccount(r.Context(), ca); err != nil {
@@ -204,6 +212,8 @@ type consoleView struct {
 	ID       string       `json:"id"`
 	Name     string       `json:"name"`
 	Accounts []accountRef `json:"accounts"`
+	// Pending: the console's account is being created by its provisioning endpoint.
+	Pending bool `json:"provisioning,omitempty"`
 }
 
 func (s *Server) listConsoles(r *http.Request, cur *current) (*consolesView, error) {
@@ -211,9 +221,13 @@ func (s *Server) listConsoles(r *http.Request, cur *current) (*consolesView, err
 	if err != nil {
 		return nil, internal(err)
 	}
+	pending, err := s.accounts.PendingProvisioning(r.Context(), cur.sess.AccountID)
+	if err != nil {
+		return nil, internal(err)
+	}
 	v := &consolesView{Active: cur.sess.ActiveConsole, Consoles: make([]consoleView, 0, len(s.consoleList))}
 	for _, c := range s.consoleList {
-		cv := consoleView{ID: c.id, Name: c.name, Accounts: []accountRef{}}
+		cv := consoleView{ID: c.id, Name: c.name, Accounts: []accountRef{}, Pending: slices.Contains(pending, c.id)}
 		for _, ca := range all {
 			if ca.Console == c.id {
 				cv.Accounts = append(cv.Accounts, accountRef{ID: ca.ExternalID, Prelinked: ca.Prelinked})

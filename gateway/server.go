@@ -71,6 +71,9 @@ type Server struct {
 	webauthn *mfa.WebAuthn
 	// ssoProviders are the configured identity providers by name.
 	ssoProviders map[string]sso.Provider
+	// provisionPoke wakes RunProvisioning; provisionClient calls the endpoints.
+	provisionPoke   chan struct{}
+	provisionClient *http.Client
 	// codeKey keys the HMAC of email codes (derived from the session key).
 	codeKey []byte
 
@@ -121,6 +124,9 @@ func New(d Deps) (*Server, error) {
 		secure:       cfg.SecureCookies(),
 		consoles:     map[string]*consoleSite{},
 		consoleHosts: map[string]*consoleSite{},
+
+		provisionPoke:   make(chan struct{}, 1),
+		provisionClient: &http.Client{Transport: upstreams.NewTransport()},
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

@@ -141,7 +141,12 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 	now := s.now()
 	acct := &accounts.Account{Email: cur.sess.Email, EmailVerified: true, PasswordHash: p.PasswordHash, CreatedAt: now, Locale: s.locale(r)}
 	var consoles []accounts.ConsoleAccount
+	var viaEndpoint []string
 	for _, c := range s.consoleList {
+		if s.provisioningURL(c.id) != "" {
+			viaEndpoint = append(viaEndpoint, c.id) // the console names it, through the queue
+			continue
+		}
 		// Without a provisioning endpoint the gateway names the console account.
 		consoles = append(consoles, accounts.ConsoleAccount{Console: c.id, ExternalID: uuid.NewString(), LinkedAt: now})
 	}
@@ -150,6 +155,14 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 			return nil, errInvalidCode // taken meanwhile: the same answer as a wrong code
 		}
 		return nil, internal(err)
+	}
+	for _, c := range viaEndpoint {
+		if err := s.accounts.EnqueueProvisioning(r.Context(), acct.ID, c); err != nil {
+			return nil, internal(err)
+		}
+	}
+	if len(viaEndpoint) > 0 {
+		s.pokeProvisioning()
 	}
 	s.audit(r, "signup.done", acct.ID, nil)
 	s.metrics.loginAttempts.WithLabelValues("signup_code", "success").Inc()

@@ -15,7 +15,9 @@ type text struct{ en, fr string }
 
 var catalog = map[string]text{
 	// Layout and texts shared by several pages.
-	"layout.account":      {"Account", "Compte"},
+	"layout.account": {"Account", "Compte"},
+	"consoles.provisioning": {"Your %s account is being set up. Reload this page in a moment.",
+		"Votre compte %s est en cours de création. Rechargez cette page dans un instant."},
 	"layout.footer":       {"One account for Dedibox and Scaleway.", "Un seul compte pour Dedibox et Scaleway."},
 	"layout.language":     {"Language", "Langue"},
 	"who.signed_in_as":    {"Signed in as", "Connecté en tant que"},

@@ -83,11 +83,12 @@ var messagesFR = map[string]string{
 
 	// Consoles.
 	"No such console.": "Cette console n'existe pas.",
-	"You hold several accounts in this console: choose one.":         "Vous avez plusieurs comptes dans cette console\u00a0: choisissez-en un.",
-	"You hold no such account in this console.":                      "Vous n'avez pas ce compte dans cette console.",
-	"Open this console from your account first.":                     "Ouvrez d'abord cette console depuis votre compte.",
-	"The console is not answering. Please retry in a moment.":        "La console ne répond pas. Veuillez réessayer dans un instant.",
-	"The console took too long to answer. Please retry in a moment.": "La console a mis trop de temps à répondre. Veuillez réessayer dans un instant.",
+	"You hold several accounts in this console: choose one.":               "Vous avez plusieurs comptes dans cette console\u00a0: choisissez-en un.",
+	"You hold no such account in this console.":                            "Vous n'avez pas ce compte dans cette console.",
+	"Your account in this console is being set up. Try again in a moment.": "Votre compte dans cette console est en cours de création. Réessayez dans un instant.",
+	"Open this console from your account first.":                           "Ouvrez d'abord cette console depuis votre compte.",
+	"The console is not answering. Please retry in a moment.":              "La console ne répond pas. Veuillez réessayer dans un instant.",
+	"The console took too long to answer. Please retry in a moment.":       "La console a mis trop de temps à répondre. Veuillez réessayer dans un instant.",
 
 	// Organizations.
 	"Invitation sent.": "Invitation envoyée.",

@@ -77,6 +77,10 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	senderDone := make(chan struct{})
 	go func() { defer close(senderDone); mailer.Sender.Run(senderCtx) }()
+	// So does the queue of console accounts created through provisioning endpoints.
+	provisionDone := make(chan struct{})
+	go func() { defer close(provisionDone); gw.RunProvisioning(senderCtx) }()
+	defer func() { <-provisionDone }()
 	defer func() { stopSender(); <-senderDone }()
 
 	public := gateway.NewHTTPServer(gw, logger)
