@@ -33,35 +33,7 @@ func (s *Server) apiIdentify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) apiPassword(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Password string `json:"password"`
-	}
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	res, err := s.loginPassword(w, r, req.Password)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
 
-func (s *Server) apiSetPassword(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Password string `json:"password"`
-	}
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	res, err := s.loginSetPassword(w, r, req.Password)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
 
 // sessionView is GET /session.
 type sessionView struct {
@@ -240,31 +212,25 @@ type codeRequest struct {
 	Code string `json:"code"`
 }
 
-func (s *Server) apiEmailCodeVerify(w http.ResponseWriter, r *http.Request) error {
-	var req codeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
+// loginStep adapts a login step that takes one string field of the JSON
+// body ({"password"} or {"code"}) and answers {"next", …}.
+func (s *Server) loginStep(field string, step func(http.ResponseWriter, *http.Request, string) (*stepResult, error)) jsonHandler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var req map[string]any
+		if err := decodeJSON(w, r, &req); err != nil {
+			return err
+		}
+		value, _ := req[field].(string)
+		res, err := step(w, r, value)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
 	}
-	res, err := s.loginEmailCodeVerify(w, r, req.Code)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
 }
 
-func (s *Server) apiTOTP(w http.ResponseWriter, r *http.Request) error {
-	var req codeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	res, err := s.loginTOTP(w, r, req.Code)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
+
 
 func (s *Server) apiPasskey(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.loginPasskey(w, r)

@@ -187,18 +187,6 @@ func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) apiSignupVerify(w http.ResponseWriter, r *http.Request) error {
-	var req codeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	res, err := s.verifySignup(w, r, req.Code)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
 
 // signupPage is the /signup page: the form, then the code.
 type signupPage struct {
