@@ -33,8 +33,6 @@ func (s *Server) apiIdentify(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
-
 // sessionView is GET /session.
 type sessionView struct {
 	User          userView     `json:"user"`
@@ -229,8 +227,6 @@ func (s *Server) loginStep(field string, step func(http.ResponseWriter, *http.Re
 		return nil
 	}
 }
-
-
 
 func (s *Server) apiPasskey(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.loginPasskey(w, r)

@@ -187,7 +187,6 @@ func (s *Server) apiSignup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // signupPage is the /signup page: the form, then the code.
 type signupPage struct {
 	Step   string // "form" or "verify"
