@@ -16,8 +16,8 @@ import (
 
 // The bulk side of the store for the account unification (package unify,
 // CONTRACT §8): what a batch of unified accounts finds already stored, the
-// batch written in one transaction, and the imported lines read back for
-// `unify verify`. Migration 0004 holds its tables.
+// batch written (its accounts in one transaction), and the imported lines
+// read back for `unify verify`. Migration 0004 holds its tables.
 
 // Legacy sources: LegacyRecord.Source, the console the line came from.
 const (
@@ -31,8 +31,9 @@ const (
 // again and decide again.
 var ErrUnifyConflict = errors.New("accounts: unification: row already exists")
 
-// UnifiedAccount is one unified account as the unification writes it: all
-// its rows, written together or not at all.
+// UnifiedAccount is one unified account as the unification writes it: its
+// rows, written together or not at all (the organizations its memberships
+// name, shared with other accounts, are written just before).
 type UnifiedAccount struct {
 	Account  Account          // ID set; Email normalised; CreatedAt set
 	Consoles []ConsoleAccount // AccountID "" or Account.ID

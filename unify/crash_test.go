@@ -1,8 +1,10 @@
 package unify
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -36,8 +38,8 @@ func crashChild() int {
 	}
 	defer st.Close()
 	opts := testOptions(os.Getenv("UNIFY_DEDIBOX"), os.Getenv("UNIFY_SCALEWAY"))
-	opts.Workers, opts.BatchSize = 3, 16
-	rep, err := Run(ctx, st.(Store), opts)
+	opts.Workers, opts.BatchSize = 3, 8
+	rep, err := Run(ctx, &announcingStore{st.(Store)}, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -48,6 +50,18 @@ func crashChild() int {
 	return 0
 }
 
+// announcingStore prints a line on stdout after each batch written, so that
+// the parent can kill the child while it writes.
+type announcingStore struct{ Store }
+
+func (a *announcingStore) UnifyWrite(ctx context.Context, b []accounts.UnifiedAccount) (int, error) {
+	n, err := a.Store.UnifyWrite(ctx, b)
+	if err == nil {
+		fmt.Println("written")
+	}
+	return n, err
+}
+
 // TestCrashAnywhere: a run killed with SIGKILL at random moments, several
 // times, then run to its end, leaves exactly the store of an uninterrupted
 // run (CONTRACT §8 rule 7), each notice queued once, and verify passes.
@@ -56,11 +70,9 @@ func TestCrashAnywhere(t *testing.T) {
 		t.Skip("spawns processes")
 	}
 	forEachDriver(t, func(t *testing.T, driver string) {
-		d, s, exp := generate(t, unifygen.Options{Dedibox: 1500, Scaleway: 900, Malformed: 4, Seed: 99})
+		d, s, exp := generate(t, unifygen.Options{Dedibox: 500, Scaleway: 300, Malformed: 4, Seed: 99})
 		clean := newTestStore(t, driver)
-		start := time.Now()
 		mustRun(t, clean.unify(), testOptions(d, s))
-		took := time.Since(start)
 
 		st := newTestStore(t, driver) // migrated: the children share it
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -71,20 +83,29 @@ func TestCrashAnywhere(t *testing.T) {
 			return cmd
 		}
 		killed := 0
-		for i := range 5 {
+		for i := range 4 {
 			cmd := child()
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// Up to twice the in-process run: the child also starts up, and
-			// may be built with -race.
-			delay := time.Duration(rng.Int64N(int64(2*took) + int64(50*time.Millisecond)))
-			time.Sleep(delay)
+			// Kill after a few batches were written, at a random moment
+			// after the last one (other batches are in flight then), or,
+			// once in a while, before any (while the files are read).
+			after := rng.IntN(6)
+			lines := bufio.NewScanner(stdout)
+			for n := 0; n < after && lines.Scan(); n++ {
+			}
+			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
 			if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
 				killed++
 			}
-			err := cmd.Wait()
-			t.Logf("run %d killed after %v: %v", i+1, delay, err)
+			go io.Copy(io.Discard, stdout)
+			err = cmd.Wait()
+			t.Logf("run %d killed after %d batches: %v", i+1, after, err)
 		}
 		cmd := child()
 		out, err := cmd.CombinedOutput()

@@ -84,7 +84,8 @@ type index struct {
 	creds    []credentialEntry
 	rejected []Rejection
 	groups   groups
-	locs     [2]chunked[location] // after compact
+	locs     [2]chunked[location]     // after compact
+	vrecs    [2]chunked[verifyRecord] // after compactForVerify
 }
 
 // Which file a record or a line is in.
@@ -459,6 +460,32 @@ func (ix *index) compact() {
 	for k, chunk := range ix.scaleway.chunks {
 		for _, e := range chunk {
 			ix.locs[fileScaleway].add(location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)})
+		}
+		ix.scaleway.chunks[k] = nil
+	}
+	ix.dedibox, ix.scaleway = chunked[dediboxEntry]{}, chunked[scalewayEntry]{}
+}
+
+// verifyRecord is what verify keeps of a record once the groups are made;
+// a refused record is one whose node has no group.
+type verifyRecord struct {
+	id   key
+	off  int64
+	size uint32
+	line uint32
+}
+
+// compactForVerify is compact for verify, which matches records by id.
+func (ix *index) compactForVerify() {
+	for k, chunk := range ix.dedibox.chunks {
+		for _, e := range chunk {
+			ix.vrecs[fileDedibox].add(verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line})
+		}
+		ix.dedibox.chunks[k] = nil
+	}
+	for k, chunk := range ix.scaleway.chunks {
+		for _, e := range chunk {
+			ix.vrecs[fileScaleway].add(verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line})
 		}
 		ix.scaleway.chunks[k] = nil
 	}

@@ -539,6 +539,18 @@ var ruleCases = []ruleCase{
 		},
 	},
 	{
+		name:     "two Scaleway accounts of one address are one account, erased as in rule 4",
+		scaleway: []string{scw("s1", "Uma@example.com", "totp_secret", scalewayTOTP), scw("s2", "uma@example.com")},
+		report:   func(r *Report) { r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 2, 1, 1 },
+		check: func(t *testing.T, st *testStore) {
+			s := stateOf(t, st, "uma@example.com")
+			if s.acct.PasswordHash != "" || !s.acct.PasswordSetRequired || !s.acct.MFAEnrollRequired || s.totp != "" ||
+				!slices.Equal(s.consoleIDs("scaleway"), []string{"s1", "s2"}) || !s.notice.has("Scaleway accounts s1, s2") {
+				t.Errorf("account %+v, totp %q, consoles %v; notice:\n%s", s.acct, s.totp, s.consoles, s.notice.text)
+			}
+		},
+	},
+	{
 		name:              "a dangling link is refused, not taken as unlinked",
 		dedibox:           []string{ded("d1", "nat@example.com", "linked_scaleway_account_id", "s-missing")},
 		scaleway:          []string{scw("s1", "nat@example.com")},

@@ -12,7 +12,8 @@ import (
 // exactly as the gateway seals and opens them (mfa.Sealer, the account id as
 // associated data), and the stored source lines, under a key of their own
 // derived from the session key (HKDF info below), bound to their source and
-// record id.
+// record id: a Dedibox line holds a TOTP secret in clear, and a copy of the
+// database alone must yield none (ASVS V11.1, V14.2, as for mfa.Sealer).
 type sealers struct {
 	totp    *mfa.Sealer
 	records *mfa.Sealer

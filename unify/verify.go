@@ -86,6 +86,7 @@ func Verify(ctx context.Context, store RecordSource, opts VerifyOptions) (*Verif
 	}
 	v := &verifier{ix: ix, seal: seal, max: opts.MaxDifferences, prog: prog}
 	v.res.DediboxRecords, v.res.ScalewayRecords = ix.live()
+	ix.compactForVerify()
 	v.res.UnifiedAccounts = ix.groups.count()
 	prog.phase("comparing", "records", int64(v.res.DediboxRecords+v.res.ScalewayRecords))
 	for _, file := range []int{fileDedibox, fileScaleway} {
@@ -147,46 +148,29 @@ func (v *verifier) differ(format string, args ...any) {
 
 // fileRecords is one file's records as Verify needs them.
 type fileRecords struct {
-	n    uint32
-	id   func(i uint32) key
-	loc  func(i uint32) (off int64, size uint32, line uint32)
-	dead func(i uint32) bool
-	node func(i uint32) uint32
+	recs *chunked[verifyRecord]
+	base uint32 // node of record 0
+	of   []uint32
 }
 
+func (f fileRecords) n() uint32                 { return uint32(f.recs.n) }
+func (f fileRecords) at(i uint32) *verifyRecord { return f.recs.at(i) }
+func (f fileRecords) node(i uint32) uint32      { return f.base + i }
+func (f fileRecords) dead(i uint32) bool        { return f.of[f.base+i] == noGroup }
 func (v *verifier) records(file int) fileRecords {
-	ix := v.ix
 	if file == fileDedibox {
-		return fileRecords{
-			n:  uint32(ix.dedibox.n),
-			id: func(i uint32) key { return ix.dedibox.at(i).id },
-			loc: func(i uint32) (int64, uint32, uint32) {
-				e := ix.dedibox.at(i)
-				return e.off, e.size, e.line
-			},
-			dead: func(i uint32) bool { return ix.dedibox.at(i).dead },
-			node: func(i uint32) uint32 { return ix.groups.nS + i },
-		}
+		return fileRecords{recs: &v.ix.vrecs[fileDedibox], base: v.ix.groups.nS, of: v.ix.groups.of}
 	}
-	return fileRecords{
-		n:  uint32(ix.scaleway.n),
-		id: func(i uint32) key { return ix.scaleway.at(i).id },
-		loc: func(i uint32) (int64, uint32, uint32) {
-			e := ix.scaleway.at(i)
-			return e.off, e.size, e.line
-		},
-		dead: func(i uint32) bool { return ix.scaleway.at(i).dead },
-		node: func(i uint32) uint32 { return i },
-	}
+	return fileRecords{recs: &v.ix.vrecs[fileScaleway], of: v.ix.groups.of}
 }
 
 // compare walks the store's records of one file and matches them with the
 // file's valid records by id.
 func (v *verifier) compare(ctx context.Context, store RecordSource, file int) error {
 	recs := v.records(file)
-	byID := sortedIndexes(recs.n, func(a, b uint32) int { return cmp.Or(recs.id(a).compare(recs.id(b)), cmp.Compare(a, b)) })
+	byID := sortedIndexes(recs.n(), func(a, b uint32) int { return cmp.Or(recs.at(a).id.compare(recs.at(b).id), cmp.Compare(a, b)) })
 	byID = slices.DeleteFunc(byID, recs.dead)
-	matched := make([]bool, recs.n)
+	matched := make([]bool, recs.n())
 	f, err := os.Open(v.ix.files[file])
 	if err != nil {
 		return err
@@ -201,7 +185,7 @@ func (v *verifier) compare(ctx context.Context, store RecordSource, file int) er
 	err = store.LegacyRecords(ctx, source, func(row accounts.LegacyRecord) error {
 		stored++
 		k := keyOf(row.RecordID)
-		at, ok := slices.BinarySearchFunc(byID, k, func(i uint32, k key) int { return recs.id(i).compare(k) })
+		at, ok := slices.BinarySearchFunc(byID, k, func(i uint32, k key) int { return recs.at(i).id.compare(k) })
 		if !ok {
 			v.differ("the store holds %s record %q (line %d when imported), which is not a valid record of %s",
 				source, row.RecordID, row.Line, path)
@@ -210,9 +194,10 @@ func (v *verifier) compare(ctx context.Context, store RecordSource, file int) er
 		i := byID[at]
 		matched[i] = true
 		v.prog.add(1)
-		off, size, line := recs.loc(i)
-		raw := make([]byte, size)
-		if _, err := f.ReadAt(raw, off); err != nil {
+		rec := recs.at(i)
+		line := rec.line
+		raw := make([]byte, rec.size)
+		if _, err := f.ReadAt(raw, rec.off); err != nil {
 			return err
 		}
 		switch got, err := v.seal.openRecord(source, row.RecordID, row.RawSealed); {
@@ -233,8 +218,7 @@ func (v *verifier) compare(ctx context.Context, store RecordSource, file int) er
 	}
 	for _, i := range byID {
 		if !matched[i] {
-			_, _, line := recs.loc(i)
-			v.differ("%s:%d: not imported", path, line)
+			v.differ("%s:%d: not imported", path, recs.at(i).line)
 		}
 	}
 	if file == fileDedibox {
@@ -286,9 +270,9 @@ func (v *verifier) checkPartition() {
 // where names a record by file and line.
 func (v *verifier) where(node uint32) string {
 	if node >= v.ix.groups.nS {
-		return fmt.Sprintf("%s:%d", v.ix.files[fileDedibox], v.ix.dedibox.at(node-v.ix.groups.nS).line)
+		return fmt.Sprintf("%s:%d", v.ix.files[fileDedibox], v.ix.vrecs[fileDedibox].at(node-v.ix.groups.nS).line)
 	}
-	return fmt.Sprintf("%s:%d", v.ix.files[fileScaleway], v.ix.scaleway.at(node).line)
+	return fmt.Sprintf("%s:%d", v.ix.files[fileScaleway], v.ix.vrecs[fileScaleway].at(node).line)
 }
 
 // WriteText writes the result for people: the differences, the refused
