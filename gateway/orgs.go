@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -325,7 +326,7 @@ func (s *Server) pageInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cur == nil || !cur.sess.Complete() {
-		http.Redirect(w, r, "/login?return_to="+r.URL.EscapedPath(), http.StatusFound)
+		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(r.URL.EscapedPath()), http.StatusFound)
 		return
 	}
 	s.render(w, r, http.StatusOK, "invitation", map[string]string{"Token": r.PathValue("token"), "Email": cur.sess.Email})
