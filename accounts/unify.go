@@ -268,6 +268,11 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 	var queued int64
 	err = s.db.inTx(ctx, func(q querier) error {
 		queued = 0
+		if _, ok := s.db.(*pgDatabase); ok {
+			if _, err := q.exec(ctx, pgFastCompression); err != nil {
+				return err
+			}
+		}
 		for _, rs := range sets[1:] {
 			n, err := insertRows(ctx, s, q, rs)
 			if err != nil {
@@ -284,6 +289,14 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 	}
 	return int(queued), nil
 }
+
+// pgFastCompression makes this transaction compress the notices it stores
+// (a few kilobytes each, over the TOAST threshold) with lz4 rather than the
+// default pglz, which costs PostgreSQL several times the CPU: a tenth of a
+// million-account run. Only where the server has lz4 (PostgreSQL 14 and
+// later, built with it); elsewhere the statement changes nothing.
+const pgFastCompression = `SELECT set_config('default_toast_compression', 'lz4', true)
+	FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`
 
 // unifyWriteError maps what a retry may cure to ErrUnifyConflict.
 func (s *sqlStore) unifyWriteError(err error) error {
