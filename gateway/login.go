@@ -154,13 +154,7 @@ func (s *Server) loginPassword(w http.ResponseWriter, r *http.Request, password 
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return nil, internal(err)
 	}
-	ok, rehash := false, false
-	if acct != nil && acct.PasswordHash != "" {
-		ok, rehash, err = s.hasher.Verify(r.Context(), acct.PasswordHash, password)
-	} else {
-		// Same work for an unknown email or an account without a password (V6.3.8).
-		err = s.hasher.VerifyDummy(r.Context(), password)
-	}
+	ok, rehash, err := s.verifyPassword(r, acct, password)
 	if err != nil && r.Context().Err() != nil {
 		return nil, internal(err)
 	}
@@ -186,6 +180,16 @@ func (s *Server) loginPassword(w http.ResponseWriter, r *http.Request, password 
 	cur.sess.AccountID = acct.ID
 	cur.sess.Factors = append(cur.sess.Factors, "password")
 	return s.advance(w, r, cur, acct)
+}
+
+// verifyPassword checks password against the account's hash, or does the
+// same work against a dummy hash when there is no account or no password,
+// so that the answer's timing says nothing about the account (ASVS V6.3.8).
+func (s *Server) verifyPassword(r *http.Request, acct *accounts.Account, password string) (ok, rehash bool, err error) {
+	if acct != nil && acct.PasswordHash != "" {
+		return s.hasher.Verify(r.Context(), acct.PasswordHash, password)
+	}
+	return false, false, s.hasher.VerifyDummy(r.Context(), password)
 }
 
 // loginSetPassword is POST /login/password/set, when the login says set_password.

@@ -456,11 +456,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp s
 		if err != nil {
 			return internal(err)
 		}
-		if acct.PasswordHash != "" {
-			ok, _, _ = s.hasher.Verify(r.Context(), acct.PasswordHash, password)
-		} else {
-			_ = s.hasher.VerifyDummy(r.Context(), password)
-		}
+		ok, _, _ = s.verifyPassword(r, acct, password)
 	} else {
 		ok = s.checkTOTP(r, cur.sess.AccountID, totp)
 	}

@@ -30,12 +30,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current,
 	if err != nil {
 		return internal(err)
 	}
-	ok := false
-	if acct.PasswordHash != "" {
-		ok, _, _ = s.hasher.Verify(r.Context(), acct.PasswordHash, current)
-	} else {
-		_ = s.hasher.VerifyDummy(r.Context(), current)
-	}
+	ok, _, _ := s.verifyPassword(r, acct, current)
 	if !ok {
 		s.metrics.loginAttempts.WithLabelValues("password", "failure").Inc()
 		s.audit(r, "password.change_failure", acct.ID, nil)
