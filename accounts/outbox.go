@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -31,7 +32,14 @@ type OutboxMessage struct {
 	// waiting for overtakes a backlog of bulk notices. 0 by default.
 	Priority int
 	// Raw is the complete RFC 5322 message; nil once sent (MarkMailSent).
+	// Nil too for a message stored as Data.
 	Raw []byte
+	// Data, for a message rendered when it is sent, is the kind's template
+	// data as JSON, and Locale the language to render it in (package mail's
+	// Sender does it at delivery). A message holds Raw or Data, never both;
+	// both are erased once it is sent.
+	Data   []byte
+	Locale string
 	// Attempts counts the failed sends so far.
 	Attempts int
 	// NextAttemptAt is when the message is due: now when zero at EnqueueMail.
@@ -55,7 +63,7 @@ type OutboxStore interface {
 	// claim returns them before then. A sender that dies holding a lease
 	// delays its messages by at most lease.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
-	// MarkMailSent records the send and erases Raw: a one-time code that was
+	// MarkMailSent records the send and erases Raw and Data: a one-time code that was
 	// sent must not stay in the database. Marking a sent message again is a
 	// no-op; ErrNotFound when no message has that id.
 	MarkMailSent(ctx context.Context, id string, at time.Time) error
@@ -80,7 +88,7 @@ const (
 	maxReasonBytes = 300
 )
 
-const outboxColumns = `id, dedup_key, account_id, recipient, kind, priority, raw, attempts,
+const outboxColumns = `id, dedup_key, account_id, recipient, kind, priority, raw, data, locale, attempts,
 	next_attempt_at, sent_at, last_error, created_at`
 
 // EnqueueMail inserts m unless its key exists. ON CONFLICT (dedup_key) DO
@@ -90,8 +98,8 @@ func (s *sqlStore) EnqueueMail(ctx context.Context, m *OutboxMessage) (bool, err
 	if m == nil {
 		return false, errors.New("accounts: EnqueueMail: nil message")
 	}
-	if m.Key == "" || m.To == "" || m.Kind == "" || len(m.Raw) == 0 {
-		return false, errors.New("accounts: EnqueueMail: a message needs a key, a recipient, a kind and a body")
+	if err := checkOutboxMessage(m); err != nil {
+		return false, fmt.Errorf("accounts: EnqueueMail: %w", err)
 	}
 	msg := *m
 	if msg.ID == "" {
@@ -119,10 +127,11 @@ func (s *sqlStore) EnqueueMail(ctx context.Context, m *OutboxMessage) (bool, err
 		return false, err
 	}
 	n, err := s.db.exec(ctx, `INSERT INTO outbox (id, dedup_key, account_id, recipient, kind, priority, raw,
-			attempts, next_attempt_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)
+			data, locale, attempts, next_attempt_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11)
 		ON CONFLICT (dedup_key) DO NOTHING`,
-		msg.ID, msg.Key, nullString(msg.AccountID), msg.To, msg.Kind, int64(msg.Priority), msg.Raw, next, created)
+		msg.ID, msg.Key, nullString(msg.AccountID), msg.To, msg.Kind, int64(msg.Priority), nullBytes(msg.Raw),
+		nullBytes(msg.Data), msg.Locale, next, created)
 	if err != nil {
 		return false, s.mapError("EnqueueMail", err)
 	}
@@ -131,6 +140,29 @@ func (s *sqlStore) EnqueueMail(ctx context.Context, m *OutboxMessage) (bool, err
 	}
 	*m = msg
 	return true, nil
+}
+
+// checkOutboxMessage holds a message to be queued to the outbox's rules.
+func checkOutboxMessage(m *OutboxMessage) error {
+	switch {
+	case m.Key == "" || m.To == "" || m.Kind == "":
+		return errors.New("a message needs a key, a recipient and a kind")
+	case (len(m.Raw) == 0) == (len(m.Data) == 0):
+		return errors.New("a message needs a body or template data, not both")
+	case len(m.Data) > 0 && !json.Valid(m.Data):
+		return errors.New("a message's template data must be JSON")
+	case !utf8.ValidString(m.Locale) || len(m.Locale) > 35: // BCP 47 tags are short
+		return errors.New("a message's locale must be a short language tag")
+	}
+	return nil
+}
+
+// nullBytes stores an empty byte string as NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
 }
 
 // ClaimMail leases due messages in one UPDATE … RETURNING inside a write
@@ -204,7 +236,7 @@ func scanOutbox(scan func(...any) error) (OutboxMessage, error) {
 	var account, next, sent sql.NullString
 	var priority, attempts int64
 	var created string
-	if err := scan(&m.ID, &m.Key, &account, &m.To, &m.Kind, &priority, &m.Raw, &attempts,
+	if err := scan(&m.ID, &m.Key, &account, &m.To, &m.Kind, &priority, &m.Raw, &m.Data, &m.Locale, &attempts,
 		&next, &sent, &m.LastError, &created); err != nil {
 		return m, err
 	}
@@ -227,13 +259,13 @@ func scanOutbox(scan func(...any) error) (OutboxMessage, error) {
 }
 
 // MarkMailSent sets sent_at once (a repeated mark keeps the first time) and
-// erases the body.
+// erases the body and the template data.
 func (s *sqlStore) MarkMailSent(ctx context.Context, id string, at time.Time) error {
 	sentAt, err := encodeTime(at)
 	if err != nil {
 		return err
 	}
-	n, err := s.db.exec(ctx, `UPDATE outbox SET sent_at = $2, raw = NULL, leased_until = NULL
+	n, err := s.db.exec(ctx, `UPDATE outbox SET sent_at = $2, raw = NULL, data = NULL, leased_until = NULL
 		WHERE id = $1 AND sent_at IS NULL`, id, sentAt)
 	if err != nil {
 		return s.mapError("MarkMailSent", err)

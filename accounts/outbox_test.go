@@ -24,6 +24,39 @@ var outboxSuite = []struct {
 	{"FailedIsRetriedAfterNext", testFailedIsRetriedAfterNext},
 	{"GiveUp", testGiveUp},
 	{"PendingCount", testPendingCount},
+	{"StoredAsData", testStoredAsData},
+}
+
+// testStoredAsData: a message queued as template data comes back from a
+// claim with its data and locale and no body, and sending it erases the
+// data as it erases a body.
+func testStoredAsData(t *testing.T, d driverUnderTest) {
+	ctx := context.Background()
+	s := newStore(t, d)
+	clock := withFakeClock(s)
+	data := []byte(`{"Email":"zoé@example.com","Merged":true}`)
+	m := &OutboxMessage{Key: "notice:1", AccountID: "acc-1", To: "zoé@example.com", Kind: "unify_notice",
+		Priority: -1, Data: data, Locale: "fr"}
+	if queued, err := s.EnqueueMail(ctx, m); err != nil || !queued {
+		t.Fatalf("EnqueueMail = %v, %v", queued, err)
+	}
+	got, err := s.ClaimMail(ctx, clock.now(), time.Minute, 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("ClaimMail = %d messages, %v", len(got), err)
+	}
+	if c := got[0]; c.Raw != nil || string(c.Data) != string(data) || c.Locale != "fr" || c.Kind != "unify_notice" {
+		t.Errorf("claimed raw %q, data %q, locale %q; want no body, the data, fr", c.Raw, c.Data, c.Locale)
+	}
+	if err := s.MarkMailSent(ctx, m.ID, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	var left int64
+	if err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE data IS NOT NULL OR raw IS NOT NULL`, nil, &left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d messages keep a body or data once sent, want 0", left)
+	}
 }
 
 func TestOutbox(t *testing.T) {
@@ -118,6 +151,9 @@ func testEnqueueRefusesBadInput(t *testing.T, d driverUnderTest) {
 		"no recipient": func(m *OutboxMessage) { m.To = "" },
 		"no kind":      func(m *OutboxMessage) { m.Kind = "" },
 		"no body":      func(m *OutboxMessage) { m.Raw = nil },
+		"body and data": func(m *OutboxMessage) { m.Data = []byte(`{}`) },
+		"data not JSON": func(m *OutboxMessage) { m.Raw, m.Data = nil, []byte(`{"a":`) },
+		"long locale":   func(m *OutboxMessage) { m.Locale = strings.Repeat("x", 36) },
 		"year 0":       func(m *OutboxMessage) { m.NextAttemptAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) },
 	} {
 		m := good

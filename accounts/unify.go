@@ -290,6 +290,26 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 	return int(queued), nil
 }
 
+// UnifyRefreshStats brings the query planner's statistics of the tables the
+// unification fills up to date. A bulk load outgrows them fast: a lookup
+// planned when a table held a few rows (a sequential scan) and cached by the
+// connection stays that way while the table grows to millions, and each
+// batch then reads the whole table. PostgreSQL's autovacuum catches up only
+// in its own time; the unification calls this as the tables grow (ANALYZE
+// samples a bounded number of rows, so it takes about a second at any size,
+// and it invalidates the cached plans). SQLite plans with its indexes
+// without statistics: nothing to do.
+func (s *sqlStore) UnifyRefreshStats(ctx context.Context) error {
+	if _, ok := s.db.(*pgDatabase); !ok {
+		return nil
+	}
+	if _, err := s.db.exec(ctx, `ANALYZE accounts, console_accounts, totp_credentials, webauthn_credentials,
+		organizations, memberships, legacy_records, outbox`); err != nil {
+		return s.mapError("UnifyRefreshStats", err)
+	}
+	return nil
+}
+
 // pgFastCompression makes this transaction compress the notices it stores
 // (a few kilobytes each, over the TOAST threshold) with lz4 rather than the
 // default pglz, which costs PostgreSQL several times the CPU: a tenth of a
@@ -334,8 +354,8 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 	leg := rowSet{table: tableLegacyRecords, cols: "source, record_id, line_no, raw_sealed, account_id, imported_at",
 		types: []string{"text", "text", "bigint", "bytea", "text", "text"}}
 	out := rowSet{table: tableOutbox,
-		cols:     "id, dedup_key, account_id, recipient, kind, priority, raw, attempts, next_attempt_at, created_at",
-		types:    []string{"text", "text", "text", "text", "text", "bigint", "bytea", "bigint", "text", "text"},
+		cols:     "id, dedup_key, account_id, recipient, kind, priority, raw, data, locale, attempts, next_attempt_at, created_at",
+		types:    []string{"text", "text", "text", "text", "text", "bigint", "bytea", "bytea", "text", "bigint", "text", "text"},
 		conflict: "ON CONFLICT (dedup_key) DO NOTHING"}
 	// Organizations shared by several accounts of the batch are one row (an
 	// upsert may not touch a row twice in one statement), and across batches
@@ -427,7 +447,8 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 					return nil, err
 				}
 			}
-			out.add(id, m.Key, a.ID, m.To, m.Kind, int64(m.Priority), m.Raw, int64(0), next, now)
+			out.add(id, m.Key, a.ID, m.To, m.Kind, int64(m.Priority), nullBytes(m.Raw), nullBytes(m.Data), m.Locale,
+				int64(0), next, now)
 		}
 	}
 	// In id order: two batches upserting the same organizations lock them
@@ -491,8 +512,10 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 			return errors.New("accounts: UnifyWrite: a legacy record belongs to another account")
 		}
 	}
-	if m := u.Notice; m != nil && (m.Key == "" || m.To == "" || m.Kind == "" || len(m.Raw) == 0) {
-		return errors.New("accounts: UnifyWrite: a notice needs a key, a recipient, a kind and a body")
+	if m := u.Notice; m != nil {
+		if err := checkOutboxMessage(m); err != nil {
+			return fmt.Errorf("accounts: UnifyWrite: notice: %w", err)
+		}
 	}
 	return nil
 }

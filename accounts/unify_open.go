@@ -106,3 +106,6 @@ func (s *readOnlyStore) LegacyRecords(ctx context.Context, source string, each f
 func (s *readOnlyStore) UnifyWrite(context.Context, []UnifiedAccount) (int, error) {
 	return 0, errors.New("accounts: UnifyWrite: store opened read-only")
 }
+
+// UnifyRefreshStats does nothing: the store is read-only.
+func (s *readOnlyStore) UnifyRefreshStats(context.Context) error { return nil }

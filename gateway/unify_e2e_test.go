@@ -11,7 +11,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"unigate/config"
-	"unigate/mail"
 	"unigate/unify"
 )
 
@@ -53,12 +52,8 @@ func TestUnifiedAccountsLogIn(t *testing.T) {
 	dPath, sPath := filepath.Join(dir, "dedibox.jsonl"), filepath.Join(dir, "scaleway.jsonl")
 	os.WriteFile(dPath, []byte(dedibox), 0o600)
 	os.WriteFile(sPath, []byte(scaleway), 0o600)
-	renderer, err := mail.NewRenderer("Accounts <no-reply@example.com>")
-	if err != nil {
-		t.Fatal(err)
-	}
 	report, err := unify.Run(context.Background(), h.accounts.(unify.Store), unify.Options{DediboxPath: dPath, ScalewayPath: sPath,
-		Cutoff: h.cfg.LegacyCutoff(), SessionKey: h.cfg.SessionKey(), Renderer: renderer, SignInURL: accountURL + "/login"})
+		Cutoff: h.cfg.LegacyCutoff(), SessionKey: h.cfg.SessionKey(), SignInURL: accountURL + "/login"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base32"
+	"encoding/json"
 	"fmt"
 	htmltemplate "html/template"
 	"io/fs"
 	netmail "net/mail"
+	"reflect"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -16,6 +18,8 @@ import (
 	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
+
+	"unigate/accounts"
 )
 
 // Message kinds: the name of a message's templates, and what the outbox and
@@ -49,6 +53,32 @@ type CodeData struct {
 	ExpiresMinutes int    // at least 1
 }
 
+// KindUnifyNotice: the notice each account of the account unification is
+// sent (package unify). Data: UnifyNoticeData. Queued by the million at
+// once, it is stored as data (NewStoredMessage) and rendered when sent.
+const KindUnifyNotice = "unify_notice"
+
+// UnifyNoticeData fills the unify_notice templates: what the unification
+// changed for one account. It names accounts, never a secret.
+type UnifyNoticeData struct {
+	Email     string // the unified account's, which signs in
+	SignInURL string // where to sign in; "" leaves the link out
+
+	// Exactly one of these four says what happened.
+	NothingChanges bool // a Scaleway account without Dedibox records
+	JoinedScaleway bool // the Dedibox account joined its Scaleway account (linked or same email)
+	NewScaleway    bool // no Scaleway account: one was created
+	Merged         bool // several accounts of a console: password and second factors erased
+
+	SMSRemoved          bool // SMS was the only second factor: another must be set up
+	NoPassword          bool // no password was imported: sign in by email code and choose one
+	DediboxTOTPKept     bool // the Dedibox authenticator app keeps working
+	DediboxTOTPReplaced bool // the Scaleway second factors replace the Dedibox TOTP
+
+	DediboxAccounts  []string // ids of the Dedibox accounts it holds
+	ScalewayAccounts []string // ids of the Scaleway accounts it holds (the new one for NewScaleway)
+}
+
 // AccountExistsData fills the account_exists templates.
 type AccountExistsData struct {
 	SignInURL string // where to sign in; "" leaves the link out
@@ -64,6 +94,11 @@ type kindSpec struct {
 	// priority orders the outbox (accounts.OutboxMessage.Priority): someone
 	// waits at a screen for a code.
 	priority int
+	// stored, for the kinds that may be queued as data and rendered when
+	// sent, is a new value of the data's type, which the JSON is decoded
+	// into. Never for the code kinds: a code must not sit in the outbox in
+	// a form a later template change could reveal differently.
+	stored func() any
 }
 
 var kinds = map[string]kindSpec{
@@ -71,7 +106,8 @@ var kinds = map[string]kindSpec{
 	KindSignupCode:    {code: true, priority: 10},
 	KindAccountExists: {priority: 5},
 	KindInvitation:    {priority: 5},
-	"unify_notice":    {priority: -1}, // package unify's bulk notices: after any mail someone waits for
+	// Bulk notices: after any mail someone waits for.
+	KindUnifyNotice: {priority: -1, stored: func() any { return new(UnifyNoticeData) }},
 }
 
 // locales lists the languages with templates; the first is the fallback.
@@ -211,6 +247,56 @@ func (r *Renderer) Render(kind, locale, to string, data any) ([]byte, error) {
 		}
 	}
 	return r.build(loc, to, subject, text, html.String())
+}
+
+// NewStoredMessage is a message of kind for the outbox that is rendered when
+// sent (RenderStored): data, which must be of the kind's data type, is kept
+// as JSON, with locale. Rendering millions of messages when they are queued
+// costs more than sending them, and a message sits in the outbox as a few
+// hundred bytes instead of kilobytes.
+func NewStoredMessage(key, accountID, kind, locale, to string, data any) (*accounts.OutboxMessage, error) {
+	spec, ok := kinds[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	if spec.stored == nil {
+		return nil, fmt.Errorf("mail: %s: this kind is rendered when queued, not when sent", kind)
+	}
+	if want := reflect.TypeOf(spec.stored()).Elem(); reflect.TypeOf(data) != want {
+		return nil, fmt.Errorf("%w: %s takes a %s, not %T", ErrBadData, kind, want, data)
+	}
+	if _, err := netmail.ParseAddress(to); err != nil || strings.ContainsAny(to, "\r\n") {
+		return nil, fmt.Errorf("mail: recipient %q: invalid", to)
+	}
+	js, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadData, err)
+	}
+	return &accounts.OutboxMessage{Key: key, AccountID: accountID, To: to, Kind: kind,
+		Priority: spec.priority, Data: js, Locale: locale}, nil
+}
+
+// RenderStored renders a message stored by NewStoredMessage: its data is
+// decoded (strictly: a field the type lacks is an error, not ignored) into
+// the kind's data type and rendered as Render does.
+func (r *Renderer) RenderStored(kind, locale, to string, data []byte) ([]byte, error) {
+	spec, ok := kinds[kind]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownKind, kind)
+	}
+	if spec.stored == nil {
+		return nil, fmt.Errorf("mail: %s: this kind is not stored as data", kind)
+	}
+	v := spec.stored()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return nil, fmt.Errorf("%w: %s: stored data: %v", ErrBadData, kind, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: %s: stored data: more than one JSON value", ErrBadData, kind)
+	}
+	return r.Render(kind, locale, to, reflect.ValueOf(v).Elem().Interface())
 }
 
 // build assembles the message with go-mail.

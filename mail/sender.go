@@ -42,6 +42,9 @@ type SenderOptions struct {
 	// Concurrency is how many messages are delivered at once (and claimed at
 	// a time); 4.
 	Concurrency int
+	// Renderer renders the messages stored as data (NewStoredMessage) when
+	// they are sent; without one, such a message is given up.
+	Renderer *Renderer
 	// OnResult, when set, is called after each attempt with the message's
 	// kind and one of ResultSent, ResultRetry, ResultGaveUp: the metrics hook.
 	OnResult func(kind, result string)
@@ -61,6 +64,7 @@ type Sender struct {
 	backoff     func(int) time.Duration
 	concurrency int
 	onResult    func(kind, result string)
+	renderer    *Renderer
 
 	poke chan struct{}
 	// storeDown remembers that the last claim failed, so that an outage is
@@ -87,6 +91,7 @@ func NewSender(store accounts.OutboxStore, t Transport, opts SenderOptions) (*Se
 		backoff:     opts.Backoff,
 		concurrency: opts.Concurrency,
 		onResult:    opts.OnResult,
+		renderer:    opts.Renderer,
 		poke:        make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -188,7 +193,10 @@ func (s *Sender) sendDue(ctx context.Context) int {
 // written even when ctx has just ended (shutdown): otherwise a message that
 // went out would stay leased and be sent again when the lease ends.
 func (s *Sender) deliver(ctx context.Context, m accounts.OutboxMessage) {
-	sendErr := s.transport.Send(withKind(ctx, m.Kind), m.To, m.Raw)
+	raw, sendErr := s.body(m)
+	if sendErr == nil {
+		sendErr = s.transport.Send(withKind(ctx, m.Kind), m.To, raw)
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	now := s.now()
@@ -257,6 +265,22 @@ type Outbox struct {
 	Store    accounts.OutboxStore
 	Renderer *Renderer
 	Sender   *Sender
+}
+
+// body is m's message: as stored, or rendered now from its data. A message
+// that cannot be rendered never will be: a permanent failure.
+func (s *Sender) body(m accounts.OutboxMessage) ([]byte, error) {
+	if len(m.Raw) > 0 || len(m.Data) == 0 {
+		return m.Raw, nil
+	}
+	if s.renderer == nil {
+		return nil, fmt.Errorf("%w: a message stored as data and no renderer to render it", ErrPermanent)
+	}
+	raw, err := s.renderer.RenderStored(m.Kind, m.Locale, m.To, m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: rendering: %v", ErrPermanent, err)
+	}
+	return raw, nil
 }
 
 // Queue renders kind in locale for to and queues it under key (idempotent).

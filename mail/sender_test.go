@@ -93,7 +93,7 @@ func (s *memOutbox) MarkMailSent(_ context.Context, id string, at time.Time) err
 		return accounts.ErrNotFound
 	}
 	if m.SentAt.IsZero() {
-		m.SentAt, m.Raw, m.leasedUntil = at, nil, time.Time{}
+		m.SentAt, m.Raw, m.Data, m.leasedUntil = at, nil, nil, time.Time{}
 	}
 	return nil
 }
@@ -140,6 +140,7 @@ type fakeTransport struct {
 	mu    sync.Mutex
 	sent  []string // recipients, in order
 	kinds []string
+	raws  [][]byte
 	fail  func(to string) error
 	block chan struct{} // when set, Send waits for it or for ctx
 }
@@ -161,6 +162,7 @@ func (f *fakeTransport) Send(ctx context.Context, to string, raw []byte) error {
 	}
 	f.sent = append(f.sent, to)
 	f.kinds = append(f.kinds, kindFrom(ctx))
+	f.raws = append(f.raws, raw)
 	return nil
 }
 
@@ -349,6 +351,80 @@ func TestSenderGivesUpPermanentFailureAtOnce(t *testing.T) {
 	}
 	if got, want := res.String(), "email_code:gave_up email_code:sent"; got != want {
 		t.Errorf("OnResult calls %q, want %q", got, want)
+	}
+}
+
+// TestSenderRendersStoredMessages: a message queued as data is rendered at
+// delivery, in its locale; one that cannot be rendered (no renderer, data
+// of the wrong shape) is given up at once, never sent half-made.
+func TestSenderRendersStoredMessages(t *testing.T) {
+	store, ft, res, clock := &memOutbox{}, &fakeTransport{}, &results{}, newTestClock()
+	notice := UnifyNoticeData{Email: "zoe@example.com", Merged: true, DediboxAccounts: []string{"d-1", "d-2"}}
+	m, err := NewStoredMessage("notice:1", "acc-1", KindUnifyNotice, "fr", "zoe@example.com", notice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Raw != nil || m.Priority != -1 || !strings.Contains(string(m.Data), `"d-2"`) {
+		t.Fatalf("stored message %+v", m)
+	}
+	broken := *m
+	broken.Key, broken.Data = "notice:2", []byte(`{"Email":"x@example.com","Unknown":1}`)
+	for _, msg := range []*accounts.OutboxMessage{m, &broken} {
+		if _, err := store.EnqueueMail(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := mustSender(t, store, ft, SenderOptions{Now: clock.now, OnResult: res.add, Concurrency: 1, Renderer: mustRenderer(t)})
+	s.sendDue(context.Background())
+	if got := ft.sentTo(); !slices.Equal(got, []string{"zoe@example.com"}) {
+		t.Fatalf("sent to %q, want only the well-formed notice", got)
+	}
+	raw := string(ft.raws[0])
+	for _, want := range []string{"Content-Language: fr", "d-1, d-2", "zoe@example.com"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("rendered notice lacks %q:\n%s", want, raw)
+		}
+	}
+	if got := store.get(t, "notice:2"); !got.givenUp || !got.SentAt.IsZero() {
+		t.Errorf("unknown field in stored data: given up %v, sent %v; want given up, unsent", got.givenUp, got.SentAt)
+	}
+	if got := store.get(t, "notice:1"); got.Data != nil {
+		t.Errorf("data kept after sending")
+	}
+
+	// Without a renderer: given up, not sent.
+	store2, ft2 := &memOutbox{}, &fakeTransport{}
+	if _, err := store2.EnqueueMail(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	mustSender(t, store2, ft2, SenderOptions{Now: clock.now, Concurrency: 1}).sendDue(context.Background())
+	if len(ft2.sentTo()) != 0 || !store2.get(t, "notice:1").givenUp {
+		t.Errorf("without a renderer: sent %q, given up %v", ft2.sentTo(), store2.get(t, "notice:1").givenUp)
+	}
+}
+
+func TestNewStoredMessageRefuses(t *testing.T) {
+	for name, call := range map[string]func() error{
+		"code kind": func() error {
+			_, err := NewStoredMessage("k", "", KindEmailCode, "en", "a@example.com", codeData("12345678"))
+			return err
+		},
+		"unknown kind": func() error {
+			_, err := NewStoredMessage("k", "", "nope", "en", "a@example.com", UnifyNoticeData{})
+			return err
+		},
+		"wrong data type": func() error {
+			_, err := NewStoredMessage("k", "", KindUnifyNotice, "en", "a@example.com", &UnifyNoticeData{})
+			return err
+		},
+		"bad recipient": func() error {
+			_, err := NewStoredMessage("k", "", KindUnifyNotice, "en", "a@example.com\r\nBcc: b@example.com", UnifyNoticeData{})
+			return err
+		},
+	} {
+		if err := call(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
 

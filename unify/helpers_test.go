@@ -115,7 +115,7 @@ var testRenderer = func() *mail.Renderer {
 func testOptions(dedibox, scaleway string) Options {
 	return Options{
 		DediboxPath: dedibox, ScalewayPath: scaleway,
-		Cutoff: testCutoff, SessionKey: testKey, Renderer: testRenderer,
+		Cutoff: testCutoff, SessionKey: testKey,
 		SignInURL: "https://account.example.com/login",
 		Workers:   3, BatchSize: 7, // small batches: many transactions, several at once
 	}

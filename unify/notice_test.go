@@ -1,7 +1,6 @@
 package unify
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -61,14 +60,21 @@ func TestNoticeWording(t *testing.T) {
 				}
 				p.account.Locale = locale
 				p.notice.SignInURL = "https://account.example.com/login"
-				m, err := renderNotice(context.Background(), testRenderer, p)
+				m, err := newNotice(p)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if m.Key != NoticeKey(p.account.ID) || m.To != "pat@example.com" || m.AccountID != p.account.ID || m.Kind != KindNotice {
 					t.Errorf("message %+v", m)
 				}
-				subject, text := parseNotice(t, m.Raw)
+				if m.Raw != nil || m.Locale != locale {
+					t.Errorf("stored with a body, or locale %q", m.Locale)
+				}
+				raw, err := testRenderer.RenderStored(m.Kind, m.Locale, m.To, m.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				subject, text := parseNotice(t, raw)
 				all := subject + "\n" + text
 				want := tc.en
 				if locale == "fr" {

@@ -68,11 +68,11 @@ func planAccount(g *accountGroup, cutoff time.Time) *plan {
 	var scw *ScalewayRecord
 	if len(g.scaleway) > 0 {
 		scw = g.scaleway[0].rec
-		a.ID = uuid.NewSHA1(accountNamespace, []byte("scaleway:"+scw.ID)).String()
+		a.ID = scalewayAccountID(scw.ID).String()
 		a.Email = scw.Email
 	} else {
 		a.Email = g.dedibox[0].rec.Email // the group's Dedibox records share it
-		a.ID = uuid.NewSHA1(accountNamespace, []byte("dedibox-email:"+a.Email)).String()
+		a.ID = dediboxAccountID(a.Email).String()
 	}
 	a.CreatedAt, a.Locale = earliestAndLocale(g)
 
@@ -193,6 +193,18 @@ func earliestAndLocale(g *accountGroup) (time.Time, string) {
 		locale = "en"
 	}
 	return created, locale
+}
+
+// scalewayAccountID is the id of the unified account of the Scaleway
+// account id (rule 1).
+func scalewayAccountID(id string) uuid.UUID {
+	return uuid.NewSHA1(accountNamespace, []byte("scaleway:"+id))
+}
+
+// dediboxAccountID is the id of the unified account made for the Dedibox
+// accounts of an email without a Scaleway account (rule 1).
+func dediboxAccountID(email string) uuid.UUID {
+	return uuid.NewSHA1(accountNamespace, []byte("dedibox-email:"+email))
 }
 
 // generatedScalewayID is the id of the Scaleway account made for a Dedibox

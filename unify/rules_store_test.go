@@ -128,19 +128,27 @@ func stateOf(t *testing.T, st *testStore, email string) *state {
 	return s
 }
 
-// noticeOf reads the account's notification from the outbox.
+// noticeOf reads the account's notification from the outbox (stored as
+// data, no body) and renders it as the mail sender will.
 func noticeOf(t *testing.T, st *testStore, accountID string) *noticeRow {
 	t.Helper()
 	q := openSQL(t, st.driver, st.dsn)
 	var n *noticeRow
-	err := q(context.Background(), `SELECT dedup_key, recipient, kind, priority, raw FROM outbox WHERE account_id = '`+accountID+`'`,
+	err := q(context.Background(), `SELECT dedup_key, recipient, kind, priority, raw, data, locale FROM outbox WHERE account_id = '`+accountID+`'`,
 		func(scan func(...any) error) error {
-			var key string
-			var raw []byte
+			var key, locale string
+			var raw, data []byte
 			var prio int64
 			r := &noticeRow{}
-			if err := scan(&key, &r.to, &r.kind, &prio, &raw); err != nil {
+			if err := scan(&key, &r.to, &r.kind, &prio, &raw, &data, &locale); err != nil {
 				return err
+			}
+			if len(raw) != 0 {
+				t.Errorf("notice stored rendered (%d bytes), want its data only", len(raw))
+			}
+			raw, err := testRenderer.RenderStored(r.kind, locale, r.to, data)
+			if err != nil {
+				t.Fatalf("rendering the stored notice: %v", err)
 			}
 			if n != nil {
 				t.Errorf("account %s has two notices", accountID)

@@ -7,10 +7,10 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"unigate/accounts"
-	"unigate/mail"
 )
 
 // Options configures Run.
@@ -25,8 +25,6 @@ type Options struct {
 	// SessionKey seals the TOTP secrets carried over (as the gateway opens
 	// them) and the stored source lines. Required.
 	SessionKey []byte
-	// Renderer renders the notifications. Required unless DryRun.
-	Renderer *mail.Renderer
 	// SignInURL is the address notifications point to; "" leaves it out.
 	SignInURL string
 	// Progress receives a progress line every ProgressEvery (2s when zero,
@@ -44,6 +42,9 @@ type Options struct {
 type Store interface {
 	UnifyLookup(ctx context.Context, q accounts.UnifyQuery) (*accounts.UnifyFound, error)
 	UnifyWrite(ctx context.Context, batch []accounts.UnifiedAccount) (queued int, err error)
+	// UnifyRefreshStats updates the statistics the database plans the
+	// lookups with; Run calls it as the store grows.
+	UnifyRefreshStats(ctx context.Context) error
 }
 
 // Run unifies the two exports into store (CONTRACT §8) and reports what it
@@ -78,7 +79,7 @@ func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
 	}
 	ix.compact()
 
-	r := &runner{opts: opts, store: store, ix: ix, seal: seal, prog: prog}
+	r := &runner{opts: opts, store: store, ix: ix, seal: seal, prog: prog, nextStats: firstStatsRefresh}
 	prog.phase("writing", "records", int64(len(ix.groups.members)))
 	if err := r.run(ctx); err != nil {
 		return nil, err
@@ -95,8 +96,6 @@ func (o *Options) check() error {
 		return errors.New("unify: both export files are required")
 	case len(o.SessionKey) == 0:
 		return errors.New("unify: a session key is required")
-	case o.Renderer == nil && !o.DryRun:
-		return errors.New("unify: a mail renderer is required")
 	case o.Workers < 0 || o.BatchSize < 0:
 		return errors.New("unify: negative Workers or BatchSize")
 	}
@@ -132,7 +131,20 @@ type runner struct {
 
 	mu     sync.Mutex
 	report Report
+	// nextStats is the number of accounts written at which the store's
+	// statistics are refreshed next (see refreshStats).
+	nextStats int
+	written   int // accounts written by this run
+	// sawStored is set while the batches find rows already stored (a
+	// re-run, the part a resumed run had done): they are looked up before
+	// they are written (see process).
+	sawStored atomic.Bool
 }
+
+// firstStatsRefresh is when the statistics are first refreshed; each next
+// refresh comes when the written accounts have quadrupled: a handful of
+// refreshes for any size of run.
+const firstStatsRefresh = 2000
 
 func (r *runner) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -239,7 +251,25 @@ func (r *runner) readGroup(files [2]*os.File, nodes []uint32) (*accountGroup, er
 const maxWriteAttempts = 3
 
 // process decides, prepares and writes one batch.
+//
+// While the batches find nothing stored (a first run, or past the point a
+// resumed run had reached), the batch is written straight away, without
+// looking up first: the store's unique keys refuse it whole if any of its
+// rows exists (ErrUnifyConflict), and only then is it looked up and decided
+// account by account, as every batch of a re-run is. The lookups cost the
+// database as much as a third of a first run.
 func (r *runner) process(ctx context.Context, batch []*plan) error {
+	if !r.opts.DryRun && !r.sawStored.Load() {
+		queued, err := r.write(ctx, batch, nil)
+		if err == nil {
+			r.tally(batch, nil, queued)
+			r.refreshStats(ctx, len(batch))
+			return nil
+		}
+		if !errors.Is(err, accounts.ErrUnifyConflict) {
+			return fmt.Errorf("unify: %w", err)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		found, err := r.store.UnifyLookup(ctx, lookupQuery(batch))
 		if err != nil {
@@ -255,6 +285,9 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 				news = append(news, p)
 			}
 		}
+		// Write the next batches straight away again once one finds
+		// nothing stored.
+		r.sawStored.Store(len(news) < len(batch))
 		queued, err := r.write(ctx, news, found)
 		if errors.Is(err, accounts.ErrUnifyConflict) && attempt < maxWriteAttempts {
 			continue
@@ -263,6 +296,7 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 			return fmt.Errorf("unify: %w", err)
 		}
 		r.tally(batch, conflicts, queued)
+		r.refreshStats(ctx, len(news))
 		return nil
 	}
 }
@@ -360,7 +394,7 @@ func (r *runner) sameRecords(p *plan, stored []accounts.LegacyRecord) bool {
 	return true
 }
 
-// write seals, renders and writes the new accounts in one transaction, and
+// write seals and writes the new accounts in one transaction, and
 // returns the notifications queued. A dry run writes nothing and counts the
 // notifications a real run would queue.
 func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyFound) (int, error) {
@@ -378,7 +412,7 @@ func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyF
 	}
 	batch := make([]accounts.UnifiedAccount, len(news))
 	for i, p := range news {
-		u, err := r.unified(ctx, p)
+		u, err := r.unified(p)
 		if err != nil {
 			return 0, err
 		}
@@ -387,8 +421,8 @@ func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyF
 	return r.store.UnifyWrite(ctx, batch)
 }
 
-// unified is p with its secrets sealed and its notification rendered.
-func (r *runner) unified(ctx context.Context, p *plan) (*accounts.UnifiedAccount, error) {
+// unified is p with its secrets sealed and its notification made.
+func (r *runner) unified(p *plan) (*accounts.UnifiedAccount, error) {
 	u := &accounts.UnifiedAccount{
 		Account:     p.account,
 		Consoles:    p.consoles,
@@ -407,12 +441,35 @@ func (r *runner) unified(ctx context.Context, p *plan) (*accounts.UnifiedAccount
 			Line: int64(s.line), RawSealed: r.seal.sealRecord(accounts.SourceScaleway, s.rec.ID, s.raw)})
 	}
 	p.notice.SignInURL = r.opts.SignInURL
-	notice, err := renderNotice(ctx, r.opts.Renderer, p)
+	notice, err := newNotice(p)
 	if err != nil {
 		return nil, fmt.Errorf("unify: notification: %w", err)
 	}
 	u.Notice = notice
 	return u, nil
+}
+
+// refreshStats has the store refresh its statistics when the accounts
+// written by this run cross the next threshold. A failure (a role that may
+// not ANALYZE) costs speed, not correctness: it is shown on the progress
+// output and the run goes on.
+func (r *runner) refreshStats(ctx context.Context, written int) {
+	if r.opts.DryRun || written == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.written += written
+	due := r.written >= r.nextStats
+	if due {
+		r.nextStats *= 4
+	}
+	r.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := r.store.UnifyRefreshStats(ctx); err != nil && r.opts.Progress != nil && ctx.Err() == nil {
+		fmt.Fprintf(r.opts.Progress, "unify: refreshing the database statistics: %v (the run goes on, slower)\n", err)
+	}
 }
 
 // tally adds a processed batch to the report.

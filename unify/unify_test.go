@@ -73,7 +73,7 @@ func TestDryRun(t *testing.T) {
 			}
 			defer ro.Close()
 			opts := testOptions(d, s)
-			opts.DryRun, opts.Renderer = true, nil
+			opts.DryRun = true
 			return mustRun(t, ro.(Store), opts)
 		}
 		before := dry()

@@ -47,7 +47,7 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger})
+	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer})
 	if err != nil {
 		return nil, err
 	}

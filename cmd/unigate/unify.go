@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"unigate/accounts"
-	"unigate/config"
-	"unigate/mail"
 	"unigate/unify"
 )
 
@@ -59,13 +57,9 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 	if !ok {
 		return errors.New("unify: the account store cannot import accounts")
 	}
-	renderer, err := mail.NewRenderer(mailFrom(cfg))
-	if err != nil {
-		return fmt.Errorf("unify: %w", err)
-	}
 	// PostgreSQL takes several writers at once; SQLite has one writer, and
 	// fewer, larger transactions (one fsync each) suit it better.
-	workers, batch := 4, 500
+	workers, batch := 2, 1000
 	if cfg.Accounts.Driver == accounts.DriverSQLite {
 		workers, batch = 2, 1000
 	}
@@ -77,7 +71,6 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 		DryRun:       *dryRun,
 		Cutoff:       cfg.LegacyCutoff(),
 		SessionKey:   cfg.SessionKey(),
-		Renderer:     renderer,
 		SignInURL:    cfg.Public().String() + "/login",
 		Progress:     c.stderr,
 		Workers:      workers,
@@ -179,14 +172,6 @@ func checkExports(cmd, dedibox, scaleway string) error {
 		}
 	}
 	return nil
-}
-
-// mailFrom is mail.from, or no-reply at the account host (as serve sends).
-func mailFrom(cfg *config.Config) string {
-	if cfg.Mail.From != "" {
-		return cfg.Mail.From
-	}
-	return "Accounts <no-reply@" + cfg.Public().Hostname() + ">"
 }
 
 // writeFileAtomic writes a file through a temporary one renamed into
