@@ -98,6 +98,15 @@ func validateEmail(s string) error {
 // out spaces (Z*), controls (Cc), format characters (Cf), surrogates (Cs),
 // private use (Co) and unassigned code points (Cn).
 func badRune(r rune) string {
+	if r < utf8.RuneSelf { // ASCII, what most addresses are made of: the same answers, without the tables
+		switch {
+		case r < 0x20 || r == 0x7F:
+			return "control character"
+		case r == ' ':
+			return "white space"
+		}
+		return ""
+	}
 	switch {
 	case r == utf8.RuneError:
 		return "replacement character (U+FFFD)"

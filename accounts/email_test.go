@@ -185,3 +185,22 @@ func FuzzNormalizeEmail(f *testing.F) {
 		}
 	})
 }
+
+// TestBadRuneASCIIFastPath: the ASCII shortcut of badRune answers as the
+// Unicode tables do for every ASCII character.
+func TestBadRuneASCIIFastPath(t *testing.T) {
+	for r := rune(0); r < utf8.RuneSelf; r++ {
+		want := ""
+		switch {
+		case unicode.Is(unicode.Cc, r):
+			want = "control character"
+		case unicode.IsSpace(r) || unicode.In(r, unicode.Z):
+			want = "white space"
+		case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
+			want = "unassigned or private-use character"
+		}
+		if got := badRune(r); got != want {
+			t.Errorf("badRune(%U) = %q, want %q", r, got, want)
+		}
+	}
+}

@@ -243,35 +243,54 @@ func (s *sqlStore) lookupLegacy(ctx context.Context, q UnifyQuery, f *UnifyFound
 
 // UnifyWrite writes the batch and returns how many notifications it queued:
 // the organizations its memberships name, then every other row in one
-// transaction. Every row is new (the caller looked up first), except the
-// organizations, shared between accounts, and the notifications, of which
-// one already queued under the same key is kept (none is queued twice). A
-// row that exists already fails the accounts' transaction with
-// ErrUnifyConflict, and none of their rows is written.
+// transaction. Every row is new (the caller looked up first, or counts on
+// this refusal), except the organizations, shared between accounts, and the
+// notifications, of which one already queued under the same key is kept
+// (none is queued twice). A row that exists already fails the accounts'
+// transaction with ErrUnifyConflict, and none of their rows is written.
+//
+// On PostgreSQL its transactions commit without waiting for their WAL to
+// reach the disk (synchronous_commit off, for them only): a database crash
+// can lose the last fraction of a second of batches, all of which a run
+// started again writes (they are whole, and found missing), and
+// UnifyRefreshStats, which the unification calls last, commits
+// synchronously and so makes every earlier commit durable before the run
+// reports success.
 func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int, error) {
 	sets, err := s.unifyRows(batch)
 	if err != nil {
 		return 0, err
+	}
+	_, pg := s.db.(*pgDatabase)
+	asyncCommit := func(q querier) error {
+		if !pg {
+			return nil
+		}
+		_, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`)
+		return err
 	}
 	// The organizations first, in a transaction of their own: they are
 	// shared, and a batch must not hold their locks while it writes its
 	// accounts, or batches sharing one would wait for each other's commit.
 	// Written alone, an organization is harmless: a resumed run writes its
 	// members.
-	err = s.db.inTx(ctx, func(q querier) error {
-		_, err := insertRows(ctx, s, q, sets[0])
-		return err
-	})
-	if err != nil {
-		return 0, s.unifyWriteError(err)
+	if len(sets[0].rows) > 0 {
+		err = s.db.inTx(ctx, func(q querier) error {
+			if err := asyncCommit(q); err != nil {
+				return err
+			}
+			_, err := insertRows(ctx, s, q, sets[0])
+			return err
+		})
+		if err != nil {
+			return 0, s.unifyWriteError(err)
+		}
 	}
 	var queued int64
 	err = s.db.inTx(ctx, func(q querier) error {
 		queued = 0
-		if _, ok := s.db.(*pgDatabase); ok {
-			if _, err := q.exec(ctx, pgFastCompression); err != nil {
-				return err
-			}
+		if err := asyncCommit(q); err != nil {
+			return err
 		}
 		for _, rs := range sets[1:] {
 			n, err := insertRows(ctx, s, q, rs)
@@ -291,32 +310,39 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 }
 
 // UnifyRefreshStats brings the query planner's statistics of the tables the
-// unification fills up to date. A bulk load outgrows them fast: a lookup
-// planned when a table held a few rows (a sequential scan) and cached by the
-// connection stays that way while the table grows to millions, and each
-// batch then reads the whole table. PostgreSQL's autovacuum catches up only
-// in its own time; the unification calls this as the tables grow (ANALYZE
-// samples a bounded number of rows, so it takes about a second at any size,
-// and it invalidates the cached plans). SQLite plans with its indexes
-// without statistics: nothing to do.
+// unification fills up to date, in a transaction that commits synchronously:
+// once it returns, every write of UnifyWrite before it is on disk.
+//
+// A bulk load outgrows the statistics fast: a lookup planned when a table
+// held a few rows (a sequential scan) and cached by the connection stays
+// that way while the table grows to millions, and each batch then reads the
+// whole table. Autovacuum catches up only in its own time; the unification
+// calls this as the tables grow (ANALYZE samples a bounded number of rows:
+// about a second at any size; it also invalidates the cached plans). SQLite
+// plans with its indexes without statistics, and its commits are
+// synchronous: nothing to do.
 func (s *sqlStore) UnifyRefreshStats(ctx context.Context) error {
 	if _, ok := s.db.(*pgDatabase); !ok {
 		return nil
 	}
-	if _, err := s.db.exec(ctx, `ANALYZE accounts, console_accounts, totp_credentials, webauthn_credentials,
-		organizations, memberships, legacy_records, outbox`); err != nil {
+	_, analyzeErr := s.db.exec(ctx, `ANALYZE accounts, console_accounts, totp_credentials, webauthn_credentials,
+		organizations, memberships, legacy_records, outbox`)
+	// ANALYZE's commit is synchronous, but it may be refused (a role that
+	// may not analyze the tables): a transaction given an id commits
+	// synchronously too, whatever happened to ANALYZE.
+	if _, err := s.db.exec(ctx, `SELECT txid_current()`); err != nil {
 		return s.mapError("UnifyRefreshStats", err)
+	}
+	if analyzeErr != nil {
+		return fmt.Errorf("%w: %w", ErrStatsNotRefreshed, s.mapError("UnifyRefreshStats", analyzeErr))
 	}
 	return nil
 }
 
-// pgFastCompression makes this transaction compress the notices it stores
-// (a few kilobytes each, over the TOAST threshold) with lz4 rather than the
-// default pglz, which costs PostgreSQL several times the CPU: a tenth of a
-// million-account run. Only where the server has lz4 (PostgreSQL 14 and
-// later, built with it); elsewhere the statement changes nothing.
-const pgFastCompression = `SELECT set_config('default_toast_compression', 'lz4', true)
-	FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)`
+// ErrStatsNotRefreshed: UnifyRefreshStats could not update the statistics
+// (the writes before it are durable all the same). Queries may be slower
+// until autovacuum analyzes the tables; nothing is wrong.
+var ErrStatsNotRefreshed = errors.New("accounts: planner statistics not refreshed")
 
 // unifyWriteError maps what a retry may cure to ErrUnifyConflict.
 func (s *sqlStore) unifyWriteError(err error) error {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -121,80 +123,176 @@ func buildIndex(ctx context.Context, dediboxPath, scalewayPath string, progress 
 	return ix, nil
 }
 
-// read scans one file.
+// read scans one file. Parsing a line (JSON, the email's normal form, the
+// digests) costs far more than reading it, so the lines go in chunks to a
+// parser per CPU, and their results come back in file order: the index is
+// built exactly as one goroutine would build it (a repeated id's first line
+// is the record, refusals are in line order).
 func (ix *index) read(ctx context.Context, file int, progress func(int64)) error {
 	f, err := os.Open(ix.files[file])
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	lr := newLineReader(f)
+
+	parsers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan *lineChunk, parsers)
+	inOrder := make(chan *lineChunk, 2*parsers) // bounds the chunks in flight
+	var wg sync.WaitGroup
+	for range parsers {
+		wg.Go(func() {
+			for c := range work {
+				c.parse(file)
+				close(c.done)
+			}
+		})
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(inOrder)
+		defer close(work)
+		readErr <- readChunks(ctx, f, ix.files[file], func(c *lineChunk) {
+			inOrder <- c
+			work <- c
+		})
+	}()
 	var reported int64
+	for c := range inOrder {
+		<-c.done
+		for i := range c.out {
+			ix.add(file, &c.out[i])
+		}
+		if progress != nil {
+			progress(c.end - reported)
+			reported = c.end
+		}
+	}
+	wg.Wait()
+	if err := <-readErr; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// linesPerChunk is how many lines a parser takes at a time.
+const linesPerChunk = 1024
+
+// lineChunk is consecutive lines of a file, copied out of the reader's
+// buffer, and what parsing them found.
+type lineChunk struct {
+	lines []rawLine
+	buf   []byte
+	end   int64 // offset after the last line
+	out   []parsedLine
+	done  chan struct{} // closed once out is filled
+}
+
+// parsedLine is what the index keeps of one line.
+type parsedLine struct {
+	num      int
+	refusal  string // the line is refused for this reason
+	dedibox  dediboxEntry
+	scaleway scalewayEntry
+	creds    []key // the WebAuthn credential ids of a Scaleway record
+}
+
+// readChunks reads the file's lines and hands them over in chunks, in order.
+func readChunks(ctx context.Context, f io.Reader, name string, send func(*lineChunk)) error {
+	lr := newLineReader(f)
+	newChunk := func() *lineChunk { return &lineChunk{done: make(chan struct{}), buf: make([]byte, 0, 256<<10)} }
+	c := newChunk()
 	for {
 		l, err := lr.next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", ix.files[file], err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
-		if l.num%4096 == 0 {
+		if l.num > 1<<32-1 {
+			return fmt.Errorf("%s: more than 2^32 lines", name)
+		}
+		// Copy the line: the reader reuses its buffer. (A line copied
+		// before c.buf grew keeps the old array, which holds it all the
+		// same.)
+		at := len(c.buf)
+		c.buf = append(c.buf, l.data...)
+		l.data = c.buf[at:len(c.buf):len(c.buf)]
+		c.lines = append(c.lines, l)
+		if len(c.lines) == linesPerChunk {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if progress != nil {
-				progress(lr.off - reported)
-				reported = lr.off
-			}
-		}
-		if l.num > 1<<32-1 {
-			return fmt.Errorf("%s: more than 2^32 lines", ix.files[file])
-		}
-		switch {
-		case l.tooLong:
-			ix.reject(file, l.num, fmt.Sprintf("line longer than %d bytes", MaxLineBytes))
-			continue
-		case blankLine(l.data):
-			continue
-		}
-		if file == fileDedibox {
-			ix.addDedibox(l)
-		} else {
-			ix.addScaleway(l)
+			c.end = lr.off
+			send(c)
+			c = newChunk()
 		}
 	}
-	if progress != nil {
-		progress(lr.off - reported)
-	}
+	c.end = lr.off
+	send(c)
 	return nil
 }
 
-func (ix *index) addDedibox(l rawLine) {
+// parse fills c.out from c.lines.
+func (c *lineChunk) parse(file int) {
+	c.out = make([]parsedLine, 0, len(c.lines))
+	for _, l := range c.lines {
+		p := parsedLine{num: l.num}
+		switch {
+		case l.tooLong:
+			p.refusal = fmt.Sprintf("line longer than %d bytes", MaxLineBytes)
+		case blankLine(l.data):
+			continue
+		case file == fileDedibox:
+			p.dedibox, p.refusal = parseDediboxEntry(l)
+		default:
+			p.scaleway, p.creds, p.refusal = parseScalewayEntry(l)
+		}
+		c.out = append(c.out, p)
+	}
+	c.lines, c.buf = nil, nil
+}
+
+// add puts one parsed line into the index, in file order.
+func (ix *index) add(file int, p *parsedLine) {
+	switch {
+	case p.refusal != "":
+		ix.reject(file, p.num, p.refusal)
+	case file == fileDedibox:
+		ix.dedibox.add(p.dedibox)
+	default:
+		n := uint32(ix.scaleway.n)
+		for _, id := range p.creds {
+			ix.creds = append(ix.creds, credentialEntry{id: id, scaleway: n})
+		}
+		ix.scaleway.add(p.scaleway)
+	}
+}
+
+func parseDediboxEntry(l rawLine) (dediboxEntry, string) {
 	r, err := ParseDediboxLine(l.data)
 	if err != nil {
-		ix.reject(fileDedibox, l.num, err.Error())
-		return
+		return dediboxEntry{}, err.Error()
 	}
 	e := dediboxEntry{id: keyOf(r.ID), email: keyOf(r.Email), order: orderOf(dediboxAccountID(r.Email)),
 		off: l.off, size: uint32(len(l.data)), line: uint32(l.num)}
 	if r.LinkedScalewayID != "" {
 		e.link, e.linked = keyOf(r.LinkedScalewayID), true
 	}
-	ix.dedibox.add(e)
+	return e, ""
 }
 
-func (ix *index) addScaleway(l rawLine) {
+func parseScalewayEntry(l rawLine) (scalewayEntry, []key, string) {
 	r, err := ParseScalewayLine(l.data)
 	if err != nil {
-		ix.reject(fileScaleway, l.num, err.Error())
-		return
+		return scalewayEntry{}, nil, err.Error()
 	}
-	n := uint32(ix.scaleway.n)
+	var creds []key
 	for _, c := range r.WebAuthn {
-		ix.creds = append(ix.creds, credentialEntry{id: keyOf(string(c.ID)), scaleway: n})
+		creds = append(creds, keyOf(string(c.ID)))
 	}
-	ix.scaleway.add(scalewayEntry{id: keyOf(r.ID), email: keyOf(r.Email), order: orderOf(scalewayAccountID(r.ID)),
-		off: l.off, size: uint32(len(l.data)), line: uint32(l.num)})
+	return scalewayEntry{id: keyOf(r.ID), email: keyOf(r.Email), order: orderOf(scalewayAccountID(r.ID)),
+		off: l.off, size: uint32(len(l.data)), line: uint32(l.num)}, creds, ""
 }
 
 // resolve refuses the records that conflict with others, then groups the

@@ -43,7 +43,8 @@ type Store interface {
 	UnifyLookup(ctx context.Context, q accounts.UnifyQuery) (*accounts.UnifyFound, error)
 	UnifyWrite(ctx context.Context, batch []accounts.UnifiedAccount) (queued int, err error)
 	// UnifyRefreshStats updates the statistics the database plans the
-	// lookups with; Run calls it as the store grows.
+	// lookups with, and makes the writes before it durable; Run calls it as
+	// the store grows, and last.
 	UnifyRefreshStats(ctx context.Context) error
 }
 
@@ -172,7 +173,32 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.opts.DryRun {
+		return nil
+	}
+	// Last, fresh statistics for the gateway's queries on the grown tables,
+	// and a synchronous commit: every batch written is durable once Run
+	// returns (see accounts.UnifyWrite).
+	err = r.store.UnifyRefreshStats(ctx)
+	if errors.Is(err, accounts.ErrStatsNotRefreshed) {
+		r.warn(err)
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("unify: %w", err)
+	}
+	return nil
+}
+
+// warn shows a problem that slows the run but changes nothing of its
+// result on the progress output, when there is one.
+func (r *runner) warn(err error) {
+	if r.opts.Progress != nil {
+		fmt.Fprintf(r.opts.Progress, "unify: %v (the run goes on)\n", err)
+	}
 }
 
 // produce reads the groups in order and sends them in batches.
@@ -263,13 +289,14 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 		queued, err := r.write(ctx, batch, nil)
 		if err == nil {
 			r.tally(batch, nil, queued)
-			r.refreshStats(ctx, len(batch))
+			r.count(len(batch))
 			return nil
 		}
 		if !errors.Is(err, accounts.ErrUnifyConflict) {
 			return fmt.Errorf("unify: %w", err)
 		}
 	}
+	r.refreshStats(ctx)
 	for attempt := 1; ; attempt++ {
 		found, err := r.store.UnifyLookup(ctx, lookupQuery(batch))
 		if err != nil {
@@ -296,7 +323,7 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 			return fmt.Errorf("unify: %w", err)
 		}
 		r.tally(batch, conflicts, queued)
-		r.refreshStats(ctx, len(news))
+		r.count(len(news))
 		return nil
 	}
 }
@@ -449,26 +476,34 @@ func (r *runner) unified(p *plan) (*accounts.UnifiedAccount, error) {
 	return u, nil
 }
 
-// refreshStats has the store refresh its statistics when the accounts
-// written by this run cross the next threshold. A failure (a role that may
-// not ANALYZE) costs speed, not correctness: it is shown on the progress
+// count adds accounts written by this run.
+func (r *runner) count(written int) {
+	r.mu.Lock()
+	r.written += written
+	r.mu.Unlock()
+}
+
+// refreshStats has the store refresh its statistics before a lookup when
+// the accounts written by this run have crossed the next threshold since
+// the last refresh: the lookups are planned with them (batches written
+// without looking up need none). A failure costs speed, not correctness (a
+// lost database fails the lookup anyway): it is shown on the progress
 // output and the run goes on.
-func (r *runner) refreshStats(ctx context.Context, written int) {
-	if r.opts.DryRun || written == 0 {
+func (r *runner) refreshStats(ctx context.Context) {
+	if r.opts.DryRun {
 		return
 	}
 	r.mu.Lock()
-	r.written += written
 	due := r.written >= r.nextStats
 	if due {
-		r.nextStats *= 4
+		r.nextStats = max(r.nextStats, r.written) * 4
 	}
 	r.mu.Unlock()
 	if !due {
 		return
 	}
-	if err := r.store.UnifyRefreshStats(ctx); err != nil && r.opts.Progress != nil && ctx.Err() == nil {
-		fmt.Fprintf(r.opts.Progress, "unify: refreshing the database statistics: %v (the run goes on, slower)\n", err)
+	if err := r.store.UnifyRefreshStats(ctx); err != nil && ctx.Err() == nil {
+		r.warn(err)
 	}
 }
 

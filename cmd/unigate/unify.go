@@ -59,7 +59,7 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 	}
 	// PostgreSQL takes several writers at once; SQLite has one writer, and
 	// fewer, larger transactions (one fsync each) suit it better.
-	workers, batch := 2, 1000
+	workers, batch := 2, 2000
 	if cfg.Accounts.Driver == accounts.DriverSQLite {
 		workers, batch = 2, 1000
 	}
