@@ -147,14 +147,14 @@ func testEnqueueRefusesBadInput(t *testing.T, d driverUnderTest) {
 	s := newStore(t, d)
 	good := OutboxMessage{Key: "k", To: "a@example.com", Kind: "email_code", Raw: []byte("x")}
 	for name, mutate := range map[string]func(m *OutboxMessage){
-		"no key":       func(m *OutboxMessage) { m.Key = "" },
-		"no recipient": func(m *OutboxMessage) { m.To = "" },
-		"no kind":      func(m *OutboxMessage) { m.Kind = "" },
-		"no body":      func(m *OutboxMessage) { m.Raw = nil },
+		"no key":        func(m *OutboxMessage) { m.Key = "" },
+		"no recipient":  func(m *OutboxMessage) { m.To = "" },
+		"no kind":       func(m *OutboxMessage) { m.Kind = "" },
+		"no body":       func(m *OutboxMessage) { m.Raw = nil },
 		"body and data": func(m *OutboxMessage) { m.Data = []byte(`{}`) },
 		"data not JSON": func(m *OutboxMessage) { m.Raw, m.Data = nil, []byte(`{"a":`) },
 		"long locale":   func(m *OutboxMessage) { m.Locale = strings.Repeat("x", 36) },
-		"year 0":       func(m *OutboxMessage) { m.NextAttemptAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year 0":        func(m *OutboxMessage) { m.NextAttemptAt = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC) },
 	} {
 		m := good
 		mutate(&m)
