@@ -16,15 +16,17 @@ import (
 	"testing"
 
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/crypto/bcrypt"
 
-	"unigate/accounts"
 	"unigate/mail/mailtest"
 )
 
-// TestEndToEndEmailCodeOverSMTP: the built binary mails a sign-in code
-// through a real SMTP server (Mailpit); the code read back from it finishes
-// the login of an account whose password and MFA the unification erased,
-// which then sets a password and enrolls TOTP before reaching a console.
+// TestEndToEndEmailCodeOverSMTP: `unigate unify` merges two Dedibox
+// accounts of one address (their passwords and MFA erased); `unigate serve`
+// then delivers the notice the unification queued, rendered at delivery,
+// through a real SMTP server (Mailpit), and mails a sign-in code whose
+// reading finishes the login, which then sets a password and enrolls TOTP
+// before reaching a console.
 func TestEndToEndEmailCodeOverSMTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -59,16 +61,24 @@ consoles:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// The account as the unification leaves it: no password, MFA to enroll.
-	store, err := accounts.Open(context.Background(), "sqlite", dbPath)
+	// Two Dedibox accounts under one address: the unification erases their
+	// passwords and MFA (no password, MFA to enroll) and queues a notice.
+	dedibox, scaleway := filepath.Join(dir, "dedibox.jsonl"), filepath.Join(dir, "scaleway.jsonl")
+	hash, err := bcrypt.GenerateFromPassword([]byte("a Dedibox password"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = store.CreateAccount(context.Background(), &accounts.Account{Email: "erased@example.com", EmailVerified: true,
-		PasswordSetRequired: true, MFAEnrollRequired: true}, nil)
-	store.Close()
-	if err != nil {
+	lines := fmt.Sprintf(`{"id":"d-a","email":"erased@example.com","password_hash":%[1]q,"created_at":"2015-01-01T00:00:00Z"}
+{"id":"d-b","email":"Erased@Example.com","password_hash":%[1]q,"created_at":"2016-01-01T00:00:00Z"}
+`, hash)
+	if err := os.WriteFile(dedibox, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if err := os.WriteFile(scaleway, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execCommand(t, bin, "unify", "--config", cfgPath, "--dedibox", dedibox, "--scaleway", scaleway).CombinedOutput(); err != nil {
+		t.Fatalf("unify: %v\n%s", err, out)
 	}
 
 	serve := exec.Command(bin, "serve", "--config", cfgPath)
@@ -85,6 +95,16 @@ consoles:
 		}
 	})
 	waitHealthy(t, "http://127.0.0.1:"+mport+"/healthz")
+
+	// The sender delivers the notice unify queued, rendered now.
+	notice := smtp.WaitMessages(t, "erased@example.com", 1)[0]
+	if !strings.HasPrefix(notice.Subject, "Your accounts are now one") {
+		t.Fatalf("first message %q, want the unification notice", notice.Subject)
+	}
+	if text := smtp.Text(t, notice.ID); !strings.Contains(text, "Dedibox accounts d-a, d-b") ||
+		!strings.Contains(text, "http://account.e2e.test:"+port+"/login") {
+		t.Errorf("notice text:\n%s", text)
+	}
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -110,7 +130,7 @@ consoles:
 	if m := post("/api/v1/login/email-code", map[string]string{}); m["sent"] != true {
 		t.Fatalf("email-code: %v", m)
 	}
-	msgs := smtp.WaitMessages(t, "erased@example.com", 1)
+	msgs := smtp.WaitMessages(t, "erased@example.com", 2) // the notice, then the code
 	if strings.Contains(msgs[0].Subject, smtp.LatestCode(t, "erased@example.com")) {
 		t.Error("the code is in the subject")
 	}
