@@ -292,3 +292,86 @@ func TestResume(t *testing.T) {
 		}
 	})
 }
+
+// lookupCounter counts the lookups and the statistics refreshes.
+type lookupCounter struct {
+	Store
+	lookups, refreshes atomic.Int32
+}
+
+func (c *lookupCounter) UnifyLookup(ctx context.Context, q accounts.UnifyQuery) (*accounts.UnifyFound, error) {
+	c.lookups.Add(1)
+	return c.Store.UnifyLookup(ctx, q)
+}
+
+func (c *lookupCounter) UnifyRefreshStats(ctx context.Context) error {
+	c.refreshes.Add(1)
+	return c.Store.UnifyRefreshStats(ctx)
+}
+
+// TestWritesWithoutLookupsUntilARowExists: a first run writes its batches
+// without looking up first; a re-run looks every batch up (and writes
+// nothing); a run that meets a stored account part way looks that batch up
+// and goes back to writing straight away after it. The reports say the
+// same as they would otherwise, and every run ends with one statistics
+// refresh (the synchronous commit that makes it durable).
+func TestWritesWithoutLookupsUntilARowExists(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		d, s, exp := generate(t, unifygen.Options{Dedibox: 300, Scaleway: 200, Seed: 5})
+		st := newTestStore(t, driver)
+		opts := testOptions(d, s)
+		opts.Workers = 1 // batches in order: the counts below are exact
+
+		first := &lookupCounter{Store: st.unify()}
+		rep := mustRun(t, first, opts)
+		if rep.UnifiedAccounts != exp.UnifiedAccounts || first.lookups.Load() != 0 || first.refreshes.Load() != 1 {
+			t.Errorf("first run: %d accounts (want %d), %d lookups (want 0), %d refreshes (want 1)",
+				rep.UnifiedAccounts, exp.UnifiedAccounts, first.lookups.Load(), first.refreshes.Load())
+		}
+		batches := (exp.UnifiedAccounts + opts.BatchSize - 1) / opts.BatchSize
+
+		again := &lookupCounter{Store: st.unify()}
+		rep = mustRun(t, again, opts)
+		if rep.UnifiedAccounts != exp.UnifiedAccounts || rep.NotificationsQueued != 0 || int(again.lookups.Load()) != batches {
+			t.Errorf("re-run: %d accounts, %d notices, %d lookups; want %d, 0, one per batch (%d)",
+				rep.UnifiedAccounts, rep.NotificationsQueued, again.lookups.Load(), exp.UnifiedAccounts, batches)
+		}
+
+		// A store holding one account's email already: its batch is looked
+		// up, refuses that account, and the batches after it are written
+		// straight away again.
+		other := newTestStore(t, driver)
+		taken := &accounts.Account{Email: firstEmail(t, d)}
+		if err := other.CreateAccount(context.Background(), taken, nil); err != nil {
+			t.Fatal(err)
+		}
+		mixed := &lookupCounter{Store: other.unify()}
+		rep = mustRun(t, mixed, opts)
+		refused := 0
+		for _, r := range rep.Rejected {
+			if strings.Contains(r.Reason, "already used by account "+taken.ID) {
+				refused++
+			}
+		}
+		if refused == 0 || rep.UnifiedAccounts != exp.UnifiedAccounts-1 || mixed.lookups.Load() < 1 || mixed.lookups.Load() > 2 {
+			t.Errorf("one taken email: %d lines refused for it, %d accounts (want %d), %d lookups (want 1 or 2 of %d batches)",
+				refused, rep.UnifiedAccounts, exp.UnifiedAccounts-1, mixed.lookups.Load(), batches)
+		}
+	})
+}
+
+// firstEmail is the email of the first valid Dedibox line of path.
+func firstEmail(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if rec, err := ParseDediboxLine([]byte(strings.TrimSuffix(line, "\n"))); err == nil {
+			return rec.Email
+		}
+	}
+	t.Fatal("no valid Dedibox line")
+	return ""
+}
