@@ -29,9 +29,9 @@ func BenchmarkUnify(b *testing.B) {
 	for _, driver := range drivers {
 		b.Run(driver, func(b *testing.B) {
 			opts := testOptions(d, s)
-			opts.Workers, opts.BatchSize = 4, 250
+			opts.Workers, opts.BatchSize = 2, 2000 // as `unigate unify` runs
 			if driver == "sqlite" {
-				opts.Workers = 2
+				opts.BatchSize = 1000
 			}
 			if v, err := strconv.Atoi(os.Getenv("UNIFY_BENCH_WORKERS")); err == nil {
 				opts.Workers = v
