@@ -645,13 +645,17 @@ func insertRows(ctx context.Context, s *sqlStore, q querier, rs rowSet) (int64, 
 func pgColumn(typ string, rows [][]any, c int) any {
 	switch typ {
 	case "text":
-		out := make([]*string, len(rows))
+		// Pointers only for a column with NULLs: one allocation per value
+		// otherwise, and millions of them in a unification.
+		plain := make([]string, len(rows))
 		for i, r := range rows {
-			if v, ok := r[c].(string); ok {
-				out[i] = &v
+			v, ok := r[c].(string)
+			if !ok {
+				return pgNullableText(rows, c)
 			}
+			plain[i] = v
 		}
-		return out
+		return plain
 	case "bigint":
 		out := make([]int64, len(rows))
 		for i, r := range rows {
@@ -672,6 +676,17 @@ func pgColumn(typ string, rows [][]any, c int) any {
 		return out
 	}
 	panic("accounts: unknown column type " + typ)
+}
+
+// pgNullableText is text column c of rows with its NULLs.
+func pgNullableText(rows [][]any, c int) []*string {
+	out := make([]*string, len(rows))
+	for i, r := range rows {
+		if v, ok := r[c].(string); ok {
+			out[i] = &v
+		}
+	}
+	return out
 }
 
 // maxInKeys bounds the keys of one lookup statement on SQLite.
