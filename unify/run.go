@@ -254,17 +254,19 @@ func (r *runner) readGroup(files [2]*os.File, nodes []uint32) (*accountGroup, er
 		if _, err := files[file].ReadAt(raw, loc.off); err != nil {
 			return nil, fmt.Errorf("unify: %s: line %d: %w", r.ix.files[file], loc.line, err)
 		}
-		changed := fmt.Errorf("unify: %s changed during the run (line %d is no longer what was read)", r.ix.files[file], loc.line)
+		changed := func() error {
+			return fmt.Errorf("unify: %s changed during the run (line %d is no longer what was read)", r.ix.files[file], loc.line)
+		}
 		if file == fileDedibox {
 			rec, err := ParseDediboxLine(raw)
 			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
-				return nil, changed
+				return nil, changed()
 			}
 			grp.dedibox = append(grp.dedibox, dediboxLine{rec: rec, line: int(loc.line), raw: raw})
 		} else {
 			rec, err := ParseScalewayLine(raw)
 			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
-				return nil, changed
+				return nil, changed()
 			}
 			grp.scaleway = append(grp.scaleway, scalewayLine{rec: rec, line: int(loc.line), raw: raw})
 		}

@@ -198,7 +198,7 @@ func (v *verifier) compare(ctx context.Context, store RecordSource, file int) er
 		line := rec.line
 		raw := make([]byte, rec.size)
 		if _, err := f.ReadAt(raw, rec.off); err != nil {
-			return err
+			return fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		switch got, err := v.seal.openRecord(source, row.RecordID, row.RawSealed); {
 		case err != nil:
