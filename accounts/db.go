@@ -81,6 +81,15 @@ func decodeTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+// nullTime encodes t, or maps the zero time to SQL NULL, for optional time
+// columns.
+func nullTime(t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	return encodeTime(t)
+}
+
 // nullString maps "" to SQL NULL, for optional columns.
 func nullString(s string) any {
 	if s == "" {

@@ -50,6 +50,18 @@ func NormalizeEmail(s string) (string, error) {
 	return s, nil
 }
 
+// checkNormalized refuses an email that is not NormalizeEmail's output: the
+// store keeps one spelling per address, so that no second form can slip past
+// a unique index or a lookup (SECURITY.md §10).
+func checkNormalized(email string) error {
+	if n, err := NormalizeEmail(email); err != nil {
+		return err
+	} else if n != email {
+		return fmt.Errorf("%w: not in normalised form", ErrInvalidEmail)
+	}
+	return nil
+}
+
 // validateEmail checks an already trimmed, NFC, lower-cased address.
 func validateEmail(s string) error {
 	if s == "" {

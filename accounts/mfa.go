@@ -197,7 +197,7 @@ func (s *sqlStore) ConfirmTOTP(ctx context.Context, accountID string, step int64
 	if c.Confirmed {
 		return ErrMFAExists
 	}
-	return fmt.Errorf("accounts: ConfirmTOTP: pending secret changed meanwhile")
+	return errors.New("accounts: ConfirmTOTP: pending secret changed meanwhile")
 }
 
 // UseTOTPStep relies on the database's row lock: on PostgreSQL a second
@@ -236,45 +236,41 @@ func (s *sqlStore) AddWebAuthnCredential(ctx context.Context, c *WebAuthnCredent
 	if err := validateWebAuthnCredential(c); err != nil {
 		return err
 	}
-	createdAt := c.CreatedAt
-	if createdAt.IsZero() {
-		createdAt = s.now()
-	}
-	createdAt = createdAt.UTC().Round(0)
+	createdAt := s.timeOrNow(c.CreatedAt)
 	created, err := encodeTime(createdAt)
 	if err != nil {
 		return err
 	}
-	var lastUsed any
-	if !c.LastUsedAt.IsZero() {
-		t, err := encodeTime(c.LastUsedAt)
-		if err != nil {
-			return err
-		}
-		lastUsed = t
+	lastUsed, err := nullTime(c.LastUsedAt)
+	if err != nil {
+		return err
 	}
-	transports := c.Transports
+	transports, err := transportsJSON(c.Transports)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.exec(ctx, `INSERT INTO webauthn_credentials (`+webauthnColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		c.ID, c.AccountID, c.Name, c.PublicKey, int64(c.SignCount), nullBytes(c.AAGUID), transports,
+		c.AttestationType, c.AttestationFormat, c.UserPresent, c.UserVerified, c.BackupEligible,
+		c.BackupState, c.CloneWarning, created, lastUsed)
+	if err != nil {
+		return s.mapError("AddWebAuthnCredential", err)
+	}
+	c.CreatedAt = createdAt
+	return nil
+}
+
+// transportsJSON is the transports column: a JSON array, "[]" for none.
+func transportsJSON(transports []string) (string, error) {
 	if transports == nil {
 		transports = []string{}
 	}
 	tj, err := json.Marshal(transports)
 	if err != nil {
-		return fmt.Errorf("accounts: transports: %w", err)
+		return "", fmt.Errorf("accounts: transports: %w", err)
 	}
-	var aaguid any
-	if len(c.AAGUID) > 0 {
-		aaguid = c.AAGUID
-	}
-	_, err = s.db.exec(ctx, `INSERT INTO webauthn_credentials (`+webauthnColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		c.ID, c.AccountID, c.Name, c.PublicKey, int64(c.SignCount), aaguid, string(tj),
-		c.AttestationType, c.AttestationFormat, c.UserPresent, c.UserVerified, c.BackupEligible,
-		c.BackupState, c.CloneWarning, created, lastUsed)
-	if err != nil {
-		return s.mapMFAError("AddWebAuthnCredential", err)
-	}
-	c.CreatedAt = createdAt
-	return nil
+	return string(tj), nil
 }
 
 func validateWebAuthnCredential(c *WebAuthnCredential) error {
@@ -421,28 +417,11 @@ func (s *sqlStore) DeleteWebAuthnCredential(ctx context.Context, accountID strin
 }
 
 func (s *sqlStore) SetMFAEnrollRequired(ctx context.Context, accountID string, required bool) error {
-	return s.setAccountFlag(ctx, "mfa_enroll_required", accountID, required)
+	return s.setAccountColumn(ctx, "mfa_enroll_required", accountID, required)
 }
 
 func (s *sqlStore) SetPasswordSetRequired(ctx context.Context, accountID string, required bool) error {
-	return s.setAccountFlag(ctx, "password_set_required", accountID, required)
-}
-
-// setAccountFlag sets a boolean column (a constant, never input) of one account.
-func (s *sqlStore) setAccountFlag(ctx context.Context, column, accountID string, value bool) error {
-	updated, err := encodeTime(s.now())
-	if err != nil {
-		return err
-	}
-	n, err := s.db.exec(ctx, `UPDATE accounts SET `+column+` = $2, updated_at = $3 WHERE id = $1`,
-		accountID, value, updated)
-	if err != nil {
-		return s.mapError("set "+column, err)
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.setAccountColumn(ctx, "password_set_required", accountID, required)
 }
 
 func (s *sqlStore) MFAMethods(ctx context.Context, accountID string) (bool, int, error) {
@@ -455,12 +434,4 @@ func (s *sqlStore) MFAMethods(ctx context.Context, accountID string) (bool, int,
 		return false, 0, s.mapError("MFAMethods", err)
 	}
 	return totp > 0, int(passkeys), nil
-}
-
-// mapMFAError adds this file's unique constraints to mapError.
-func (s *sqlStore) mapMFAError(op string, err error) error {
-	if v, ok := s.db.violation(err); ok && v.kind == violationUnique && v.constraint == "webauthn_credentials_pkey" {
-		return ErrCredentialExists
-	}
-	return s.mapError(op, err)
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +18,7 @@ import (
 // The second-factor store, on both drivers (the conformance suite's rule):
 // real PostgreSQL and SQLite, each test in a database of its own.
 
-var mfaSuite = []struct {
-	name string
-	test func(t *testing.T, d driverUnderTest)
-}{
+var mfaSuite = []suiteTest{
 	{"TOTPLifecycle", testTOTPLifecycle},
 	{"TOTPPendingReplaced", testTOTPPendingReplaced},
 	{"TOTPNeedsAccount", testTOTPNeedsAccount},
@@ -39,16 +37,7 @@ var mfaSuite = []struct {
 }
 
 func TestMFAStore(t *testing.T) {
-	for _, d := range driversUnderTest {
-		t.Run(d.name, func(t *testing.T) {
-			for _, tc := range mfaSuite {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.test(t, d)
-				})
-			}
-		})
-	}
+	runSuite(t, mfaSuite)
 }
 
 // allBytes is a "sealed secret" holding every byte value, NUL included: the
@@ -214,11 +203,10 @@ func testTOTPReplayGuardConcurrent(t *testing.T, d driverUnderTest) {
 // testTOTPReplayGuardAcrossReplicas: the same race between two stores on one
 // database, as two gateway replicas would run it.
 func testTOTPReplayGuardAcrossReplicas(t *testing.T, d driverUnderTest) {
-	dsn := d.newDB(t)
-	first, second := openStore(t, d, dsn), openStore(t, d, dsn)
-	a := mustConfirmedTOTP(t, first, "alice@example.com", 100)
+	stores := replicas(t, d, 2)
+	a := mustConfirmedTOTP(t, stores[0], "alice@example.com", 100)
 	for step := int64(101); step < 104; step++ {
-		if wins := raceUseTOTPStep(t, []*sqlStore{first, second}, a.ID, 20, step); wins != 1 {
+		if wins := raceUseTOTPStep(t, stores, a.ID, 20, step); wins != 1 {
 			t.Fatalf("%d of 20 concurrent UseTOTPStep(%d) on two replicas returned true, want exactly 1", wins, step)
 		}
 	}
@@ -228,34 +216,23 @@ func testTOTPReplayGuardAcrossReplicas(t *testing.T, d driverUnderTest) {
 // and returns how many returned true.
 func raceUseTOTPStep(tb testing.TB, stores []*sqlStore, accountID string, n int, step int64) int {
 	tb.Helper()
-	start := make(chan struct{})
-	results := make(chan error, n)
-	var mu sync.Mutex
-	wins := 0
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			used, err := stores[i%len(stores)].UseTOTPStep(context.Background(), accountID, step)
+	var wins atomic.Int64
+	ops := make([]func(context.Context) error, n)
+	for i := range ops {
+		ops[i] = func(ctx context.Context) error {
+			used, err := stores[i%len(stores)].UseTOTPStep(ctx, accountID, step)
 			if used {
-				mu.Lock()
-				wins++
-				mu.Unlock()
+				wins.Add(1)
 			}
-			results <- err
-		}()
+			return err
+		}
 	}
-	close(start)
-	wg.Wait()
-	close(results)
-	for err := range results {
+	for _, err := range race(ops...) {
 		if err != nil {
 			tb.Errorf("UseTOTPStep: %v", err)
 		}
 	}
-	return wins
+	return int(wins.Load())
 }
 
 // testTOTPConcurrentEnrollment: enrollments racing (two tabs) leave one

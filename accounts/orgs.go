@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -160,16 +161,6 @@ type OrgStore interface {
 
 var _ OrgStore = (*sqlStore)(nil)
 
-// forUpdate is the row-locking clause of a SELECT inside a transaction: FOR
-// UPDATE on PostgreSQL; nothing on SQLite, whose write transactions begin
-// IMMEDIATE and so are serialised whole, across processes too.
-func (s *sqlStore) forUpdate() string {
-	if _, ok := s.db.(*pgDatabase); ok {
-		return " FOR UPDATE"
-	}
-	return ""
-}
-
 // orgError passes the store's own sentinels through and maps the rest.
 func (s *sqlStore) orgError(op string, err error) error {
 	for _, sentinel := range []error{ErrNotFound, ErrLastOwner, ErrInvitationExpired} {
@@ -178,14 +169,6 @@ func (s *sqlStore) orgError(op string, err error) error {
 		}
 	}
 	return s.mapError(op, err)
-}
-
-// timeOrNow is t in UTC without its monotonic reading, or now when t is zero.
-func (s *sqlStore) timeOrNow(t time.Time) time.Time {
-	if t.IsZero() {
-		t = s.now()
-	}
-	return t.UTC().Round(0)
 }
 
 func validOrganizationName(name string) error {
@@ -242,10 +225,7 @@ func (s *sqlStore) Memberships(ctx context.Context, accountID string) ([]Members
 		return nil, s.orgError("Memberships", err)
 	}
 	slices.SortFunc(out, func(a, b Membership) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.OrganizationID, b.OrganizationID)
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.OrganizationID, b.OrganizationID))
 	})
 	return out, nil
 }
@@ -283,10 +263,7 @@ func (s *sqlStore) Members(ctx context.Context, orgID string) ([]Member, error) 
 		return nil, s.orgError("Members", err)
 	}
 	slices.SortFunc(out, func(a, b Member) int {
-		if c := strings.Compare(a.Email, b.Email); c != 0 {
-			return c
-		}
-		return strings.Compare(a.AccountID, b.AccountID)
+		return cmp.Or(strings.Compare(a.Email, b.Email), strings.Compare(a.AccountID, b.AccountID))
 	})
 	return out, nil
 }
@@ -321,7 +298,7 @@ func (s *sqlStore) changeMember(ctx context.Context, op, orgID, accountID, role 
 		current, otherOwners := "", 0
 		err := q.query(ctx, `SELECT account_id, role FROM memberships
 			WHERE organization_id = $1 AND (role = 'owner' OR account_id = $2)
-			ORDER BY account_id`+s.forUpdate(), []any{orgID, accountID},
+			ORDER BY account_id`+s.rowLock("FOR UPDATE"), []any{orgID, accountID},
 			func(scan func(...any) error) error {
 				var id, r string
 				if err := scan(&id, &r); err != nil {
@@ -406,10 +383,8 @@ func (s *sqlStore) CreateInvitation(ctx context.Context, inv *Invitation, tokenH
 	if !ValidRole(in.Role) {
 		return fmt.Errorf("%w: %q", ErrInvalidRole, in.Role)
 	}
-	if n, err := NormalizeEmail(in.Email); err != nil {
+	if err := checkNormalized(in.Email); err != nil {
 		return err
-	} else if n != in.Email {
-		return fmt.Errorf("%w: not in normalised form", ErrInvalidEmail)
 	}
 	if in.OrganizationID == "" {
 		return errors.New("accounts: CreateInvitation: no organization id")
@@ -492,10 +467,7 @@ func (s *sqlStore) PendingInvitations(ctx context.Context, orgID string, now tim
 		return nil, s.orgError("PendingInvitations", err)
 	}
 	slices.SortFunc(out, func(a, b Invitation) int {
-		if c := strings.Compare(a.Email, b.Email); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Or(strings.Compare(a.Email, b.Email), strings.Compare(a.ID, b.ID))
 	})
 	return out, nil
 }
@@ -540,7 +512,7 @@ func (s *sqlStore) AcceptInvitation(ctx context.Context, invitationID, accountID
 	err = s.db.inTx(ctx, func(q querier) error {
 		var orgID, role, expires string
 		err := q.queryRow(ctx, `SELECT organization_id, role, expires_at FROM invitations
-			WHERE id = $1 AND accepted_at IS NULL`+s.forUpdate(), []any{invitationID}, &orgID, &role, &expires)
+			WHERE id = $1 AND accepted_at IS NULL`+s.rowLock("FOR UPDATE"), []any{invitationID}, &orgID, &role, &expires)
 		if err != nil {
 			return err
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,10 +15,7 @@ import (
 // The organization store, on both drivers (the conformance suite's rule):
 // real PostgreSQL and SQLite, each test in a database of its own.
 
-var orgSuite = []struct {
-	name string
-	test func(t *testing.T, d driverUnderTest)
-}{
+var orgSuite = []suiteTest{
 	{"CreateOrganization", testOrgCreate},
 	{"CreateOrganizationRefusesBadInput", testOrgCreateRefuses},
 	{"MembershipsOrder", testOrgMembershipsOrder},
@@ -43,16 +39,7 @@ var orgSuite = []struct {
 }
 
 func TestOrgStore(t *testing.T) {
-	for _, d := range driversUnderTest {
-		t.Run(d.name, func(t *testing.T) {
-			for _, tc := range orgSuite {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.test(t, d)
-				})
-			}
-		})
-	}
+	runSuite(t, orgSuite)
 }
 
 var orgCreatedAt = time.Date(2025, 12, 1, 10, 0, 0, 123456789, time.FixedZone("CET", 3600))
@@ -362,8 +349,7 @@ func testOrgRemoveMember(t *testing.T, d driverUnderTest) {
 // interleavings vary.
 func testOrgLastOwnerConcurrent(t *testing.T, d driverUnderTest) {
 	const rounds = 12
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	a := mustCreate(t, stores[0], "alice@example.com")
 	b := mustCreate(t, stores[0], "bob@example.com")
 	for round := range rounds {
@@ -404,8 +390,7 @@ func testOrgLastOwnerConcurrent(t *testing.T, d driverUnderTest) {
 // testOrgLastOwnerMany: n owners all stepping down at once: n-1 succeed.
 func testOrgLastOwnerMany(t *testing.T, d driverUnderTest) {
 	const n = 6
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = mustCreate(t, stores[0], fmt.Sprintf("owner%d@example.com", i)).ID
@@ -445,8 +430,7 @@ func testOrgLastOwnerMany(t *testing.T, d driverUnderTest) {
 // owner always remains.
 func testOrgChurn(t *testing.T, d driverUnderTest) {
 	const members, workers, steps = 6, 8, 12
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	ids := make([]string, members)
 	for i := range ids {
 		ids[i] = mustCreate(t, stores[0], fmt.Sprintf("m%d@example.com", i)).ID
@@ -667,8 +651,7 @@ func testInvitationReplace(t *testing.T, d driverUnderTest) {
 func testInvitationReplaceConcurrent(t *testing.T, d driverUnderTest) {
 	const n = 8
 	ctx := context.Background()
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	a := mustCreate(t, stores[0], "alice@example.com")
 	org := mustCreateOrg(t, stores[0], "Acme", a.ID)
 	mustInvite(t, stores[0], org.ID, "bob@example.com", RoleMember, "initial", nil)
@@ -867,8 +850,7 @@ func testInvitationAcceptExpired(t *testing.T, d driverUnderTest) {
 // several accounts through two stores: exactly one joins.
 func testInvitationAcceptConcurrent(t *testing.T, d driverUnderTest) {
 	const n = 6
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	a := mustCreate(t, stores[0], "alice@example.com")
 	org := mustCreateOrg(t, stores[0], "Acme", a.ID)
 	inv := mustInvite(t, stores[0], org.ID, "bob@example.com", RoleAdmin, "tok", nil)
@@ -927,24 +909,6 @@ func testOrgCascade(t *testing.T, d driverUnderTest) {
 	if m := mustMembers(t, s, keep.ID); len(m) != 1 || m[0].AccountID != a.ID {
 		t.Errorf("Members after bob's deletion = %+v", m)
 	}
-}
-
-// race runs ops at once, each in its own goroutine, and returns their errors.
-func race(ops ...func(ctx context.Context) error) []error {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	errs := make([]error, len(ops))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, op := range ops {
-		wg.Go(func() {
-			<-start
-			errs[i] = op(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
 }
 
 func tokenHash(token string) []byte {

@@ -103,11 +103,11 @@ func (s *sqlStore) EnqueueMail(ctx context.Context, m *OutboxMessage) (bool, err
 	}
 	msg := *m
 	if msg.ID == "" {
-		id, err := uuid.NewV7() // ids sort by time of enqueueing; they reach no console
+		id, err := newV7() // ids sort by time of enqueueing; they reach no console
 		if err != nil {
-			return false, fmt.Errorf("accounts: outbox id: %w", err)
+			return false, err
 		}
-		msg.ID = id.String()
+		msg.ID = id
 	}
 	now := s.now().UTC().Round(0)
 	if msg.CreatedAt.IsZero() {
@@ -140,6 +140,16 @@ func (s *sqlStore) EnqueueMail(ctx context.Context, m *OutboxMessage) (bool, err
 	}
 	*m = msg
 	return true, nil
+}
+
+// newV7 is an outbox message id: a uuid v7, so that ids sort by time of
+// enqueueing.
+func newV7() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("accounts: outbox id: %w", err)
+	}
+	return id.String(), nil
 }
 
 // checkOutboxMessage holds a message to be queued to the outbox's rules.
@@ -176,35 +186,22 @@ func nullBytes(b []byte) any {
 // transaction begins IMMEDIATE: claims are serialised by the write lock,
 // across processes too, and SQLite has no SKIP LOCKED to need.
 func (s *sqlStore) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error) {
-	if lease <= 0 || limit <= 0 {
-		return nil, fmt.Errorf("accounts: ClaimMail: lease %v and limit %d must be positive", lease, limit)
-	}
-	limit = min(limit, maxClaim)
-	at, err := encodeTime(now)
+	at, until, limit, err := claimWindow("ClaimMail", now, lease, limit)
 	if err != nil {
 		return nil, err
-	}
-	until, err := encodeTime(now.Add(lease))
-	if err != nil {
-		return nil, err
-	}
-	lock := ""
-	if _, ok := s.db.(*pgDatabase); ok {
-		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	query := `WITH due AS MATERIALIZED (
 			SELECT id FROM outbox
 			WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
 				AND (leased_until IS NULL OR leased_until <= $1)
 			ORDER BY priority DESC, next_attempt_at, id
-			LIMIT $3` + lock + `)
+			LIMIT $3` + s.rowLock("FOR UPDATE SKIP LOCKED") + `)
 		UPDATE outbox SET leased_until = $2
 		WHERE id IN (SELECT id FROM due)
 			AND sent_at IS NULL AND next_attempt_at IS NOT NULL AND (leased_until IS NULL OR leased_until <= $1)
 		RETURNING ` + outboxColumns
 	var out []OutboxMessage
 	err = s.db.inTx(ctx, func(q querier) error {
-		out = out[:0]
 		return q.query(ctx, query, []any{at, until, int64(limit)}, func(scan func(...any) error) error {
 			m, err := scanOutbox(scan)
 			if err != nil {
@@ -219,13 +216,7 @@ func (s *sqlStore) ClaimMail(ctx context.Context, now time.Time, lease time.Dura
 	}
 	// RETURNING follows no ORDER BY: restore the claim order.
 	slices.SortFunc(out, func(a, b OutboxMessage) int {
-		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
-			return c
-		}
-		if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(a.ID, b.ID))
 	})
 	return out, nil
 }
@@ -273,8 +264,8 @@ func (s *sqlStore) MarkMailSent(ctx context.Context, id string, at time.Time) er
 	if n == 1 {
 		return nil
 	}
-	var sent sql.NullString // nothing changed: already sent, or no such message
-	if err := s.db.queryRow(ctx, `SELECT sent_at FROM outbox WHERE id = $1`, []any{id}, &sent); err != nil {
+	var one int // nothing changed: already sent, or no such message
+	if err := s.db.queryRow(ctx, `SELECT 1 FROM outbox WHERE id = $1`, []any{id}, &one); err != nil {
 		return s.mapError("MarkMailSent", err)
 	}
 	return nil
@@ -282,13 +273,9 @@ func (s *sqlStore) MarkMailSent(ctx context.Context, id string, at time.Time) er
 
 // MarkMailFailed counts the attempt and reschedules (or gives up) the message.
 func (s *sqlStore) MarkMailFailed(ctx context.Context, id string, next time.Time, reason string) error {
-	var nextAt any // NULL: given up
-	if !next.IsZero() {
-		t, err := encodeTime(next)
-		if err != nil {
-			return err
-		}
-		nextAt = t
+	nextAt, err := nullTime(next) // NULL: given up
+	if err != nil {
+		return err
 	}
 	n, err := s.db.exec(ctx, `UPDATE outbox
 		SET attempts = attempts + 1, next_attempt_at = $2, leased_until = NULL, last_error = $3

@@ -11,10 +11,7 @@ import (
 )
 
 // The outbox's conformance suite: every driver, a real database each test.
-var outboxSuite = []struct {
-	name string
-	test func(t *testing.T, d driverUnderTest)
-}{
+var outboxSuite = []suiteTest{
 	{"EnqueueIdempotent", testEnqueueIdempotent},
 	{"EnqueueRefusesBadInput", testEnqueueRefusesBadInput},
 	{"ClaimDueByPriority", testClaimDueByPriority},
@@ -60,16 +57,7 @@ func testStoredAsData(t *testing.T, d driverUnderTest) {
 }
 
 func TestOutbox(t *testing.T) {
-	for _, d := range driversUnderTest {
-		t.Run(d.name, func(t *testing.T) {
-			for _, tc := range outboxSuite {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.test(t, d)
-				})
-			}
-		})
-	}
+	runSuite(t, outboxSuite)
 }
 
 func TestStoreIsOutboxStore(t *testing.T) {
@@ -237,8 +225,7 @@ func testClaimLeases(t *testing.T, d driverUnderTest) {
 func testConcurrentClaimers(t *testing.T, d driverUnderTest) {
 	const messages, claimersPerStore = 50, 4
 	ctx := context.Background()
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	now := withFakeClock(stores[0]).now()
 	for i := range messages {
 		mustEnqueue(t, stores[0], OutboxMessage{Key: fmt.Sprint("m", i), Kind: "unify_notice"})

@@ -27,16 +27,5 @@ func (s *sqlStore) SetLocale(ctx context.Context, accountID, locale string) erro
 	if !slices.Contains(Locales, locale) {
 		return fmt.Errorf("%w: %q", ErrInvalidLocale, locale)
 	}
-	updated, err := encodeTime(s.now())
-	if err != nil {
-		return err
-	}
-	n, err := s.db.exec(ctx, `UPDATE accounts SET locale = $2, updated_at = $3 WHERE id = $1`, accountID, locale, updated)
-	if err != nil {
-		return s.mapError("SetLocale", err)
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	return nil
+	return s.setAccountColumn(ctx, "locale", accountID, locale)
 }

@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -47,35 +46,23 @@ func (s *sqlStore) EnqueueProvisioning(ctx context.Context, accountID, console s
 }
 
 func (s *sqlStore) ClaimProvisioning(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ProvisioningJob, error) {
-	if lease <= 0 || limit <= 0 {
-		return nil, fmt.Errorf("accounts: ClaimProvisioning: lease %v and limit %d must be positive", lease, limit)
-	}
-	at, err := encodeTime(now)
+	at, until, limit, err := claimWindow("ClaimProvisioning", now, lease, limit)
 	if err != nil {
 		return nil, err
-	}
-	until, err := encodeTime(now.Add(lease))
-	if err != nil {
-		return nil, err
-	}
-	lock := ""
-	if _, ok := s.db.(*pgDatabase); ok {
-		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	// As ClaimMail: the due rows in a MATERIALIZED CTE, leased in one UPDATE.
 	query := `WITH due AS MATERIALIZED (
 			SELECT account_id, console FROM provisioning_jobs
 			WHERE next_attempt_at <= $1 AND (leased_until IS NULL OR leased_until <= $1)
 			ORDER BY next_attempt_at, account_id, console
-			LIMIT $3` + lock + `)
+			LIMIT $3` + s.rowLock("FOR UPDATE SKIP LOCKED") + `)
 		UPDATE provisioning_jobs SET leased_until = $2
 		WHERE (account_id, console) IN (SELECT account_id, console FROM due)
 			AND (leased_until IS NULL OR leased_until <= $1)
 		RETURNING account_id, console, attempts, last_error`
 	var out []ProvisioningJob
 	err = s.db.inTx(ctx, func(q querier) error {
-		out = out[:0]
-		return q.query(ctx, query, []any{at, until, int64(min(limit, maxClaim))}, func(scan func(...any) error) error {
+		return q.query(ctx, query, []any{at, until, int64(limit)}, func(scan func(...any) error) error {
 			var j ProvisioningJob
 			var attempts int64
 			if err := scan(&j.AccountID, &j.Console, &attempts, &j.LastError); err != nil {

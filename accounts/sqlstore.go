@@ -25,6 +25,40 @@ func newSQLStore(db database) *sqlStore {
 	return &sqlStore{db: db, now: time.Now}
 }
 
+// rowLock is clause (FOR UPDATE, FOR UPDATE SKIP LOCKED), to end a SELECT
+// inside a transaction, on PostgreSQL; nothing on SQLite, whose write
+// transactions begin IMMEDIATE and so are serialised whole, across processes
+// too.
+func (s *sqlStore) rowLock(clause string) string {
+	if _, ok := s.db.(*pgDatabase); ok {
+		return " " + clause
+	}
+	return ""
+}
+
+// timeOrNow is t in UTC without its monotonic reading, or now when t is zero.
+func (s *sqlStore) timeOrNow(t time.Time) time.Time {
+	if t.IsZero() {
+		t = s.now()
+	}
+	return t.UTC().Round(0)
+}
+
+// claimWindow checks a queue claim's arguments and encodes now and the end of
+// the lease; limit comes back capped at maxClaim.
+func claimWindow(op string, now time.Time, lease time.Duration, limit int) (at, until string, capped int, err error) {
+	if lease <= 0 || limit <= 0 {
+		return "", "", 0, fmt.Errorf("accounts: %s: lease %v and limit %d must be positive", op, lease, limit)
+	}
+	if at, err = encodeTime(now); err != nil {
+		return "", "", 0, err
+	}
+	if until, err = encodeTime(now.Add(lease)); err != nil {
+		return "", "", 0, err
+	}
+	return at, until, min(limit, maxClaim), nil
+}
+
 const accountColumns = `id, email, email_verified, password_hash, password_set_required,
 	mfa_enroll_required, locale, created_at, updated_at`
 
@@ -38,10 +72,8 @@ func (s *sqlStore) CreateAccount(ctx context.Context, a *Account, consoles []Con
 		return errors.New("accounts: CreateAccount: nil account")
 	}
 	acc := *a
-	if n, err := NormalizeEmail(acc.Email); err != nil {
+	if err := checkNormalized(acc.Email); err != nil {
 		return err
-	} else if n != acc.Email {
-		return fmt.Errorf("%w: not in normalised form", ErrInvalidEmail)
 	}
 	if acc.PasswordHash != "" {
 		if err := ValidHashFormat(acc.PasswordHash); err != nil {
@@ -157,6 +189,24 @@ func (s *sqlStore) SetPasswordHash(ctx context.Context, accountID, hash string) 
 	return nil
 }
 
+// setAccountColumn sets one column (a constant, never input) of one account
+// and its updated_at; ErrNotFound when there is no such account.
+func (s *sqlStore) setAccountColumn(ctx context.Context, column, accountID string, value any) error {
+	updated, err := encodeTime(s.now())
+	if err != nil {
+		return err
+	}
+	n, err := s.db.exec(ctx, `UPDATE accounts SET `+column+` = $2, updated_at = $3 WHERE id = $1`,
+		accountID, value, updated)
+	if err != nil {
+		return s.mapError("set "+column, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // ConsoleAccounts lists by console then external id, compared as bytes (the
 // same on both drivers, whatever the database collation).
 func (s *sqlStore) ConsoleAccounts(ctx context.Context, accountID string) ([]ConsoleAccount, error) {
@@ -212,15 +262,11 @@ func validateConsoleAccount(ca ConsoleAccount) error {
 }
 
 func insertConsoleAccount(ctx context.Context, q querier, ca ConsoleAccount) error {
-	var linked any
-	if !ca.LinkedAt.IsZero() {
-		t, err := encodeTime(ca.LinkedAt)
-		if err != nil {
-			return err
-		}
-		linked = t
+	linked, err := nullTime(ca.LinkedAt)
+	if err != nil {
+		return err
 	}
-	_, err := q.exec(ctx, `INSERT INTO console_accounts (console, external_id, account_id, prelinked, linked_at)
+	_, err = q.exec(ctx, `INSERT INTO console_accounts (console, external_id, account_id, prelinked, linked_at)
 		VALUES ($1, $2, $3, $4, $5)`, ca.Console, ca.ExternalID, ca.AccountID, ca.Prelinked, linked)
 	return err
 }
@@ -277,6 +323,8 @@ func (s *sqlStore) mapError(op string, err error) error {
 			return ErrEmailTaken
 		case v.kind == violationUnique && v.constraint == "console_accounts_pkey":
 			return ErrConsoleAccountTaken
+		case v.kind == violationUnique && v.constraint == "webauthn_credentials_pkey":
+			return ErrCredentialExists
 		case v.kind == violationForeignKey:
 			return fmt.Errorf("%w: account: %w", ErrNotFound, err)
 		}

@@ -74,10 +74,7 @@ func (s *sqlStore) LinkSSO(ctx context.Context, accountID, provider, subject, em
 	if err := validateSSOIdentity(accountID, provider, subject, email); err != nil {
 		return err
 	}
-	if at.IsZero() {
-		at = s.now()
-	}
-	linked, err := encodeTime(at)
+	linked, err := encodeTime(s.timeOrNow(at))
 	if err != nil {
 		return err
 	}
@@ -120,12 +117,7 @@ func validateSSOIdentity(accountID, provider, subject, email string) error {
 	if email == "" {
 		return nil
 	}
-	if n, err := NormalizeEmail(email); err != nil {
-		return err
-	} else if n != email {
-		return fmt.Errorf("%w: not in normalised form", ErrInvalidEmail)
-	}
-	return nil
+	return checkNormalized(email)
 }
 
 // refreshSSOEmail updates the email of an identity the account holds.
@@ -138,17 +130,15 @@ func (s *sqlStore) refreshSSOEmail(ctx context.Context, provider, subject, accou
 	return nil
 }
 
+const ssoColumns = `account_id, provider, subject, email, linked_at`
+
 func (s *sqlStore) SSOIdentityBySubject(ctx context.Context, provider, subject string) (*SSOIdentity, error) {
-	var id SSOIdentity
-	var linked string
-	err := s.db.queryRow(ctx, `SELECT account_id, provider, subject, email, linked_at
-		FROM sso_identities WHERE provider = $1 AND subject = $2`, []any{provider, subject},
-		&id.AccountID, &id.Provider, &id.Subject, &id.Email, &linked)
+	id, err := scanSSOIdentity(func(dest ...any) error {
+		return s.db.queryRow(ctx, `SELECT `+ssoColumns+` FROM sso_identities WHERE provider = $1 AND subject = $2`,
+			[]any{provider, subject}, dest...)
+	})
 	if err != nil {
 		return nil, s.mapError("SSOIdentityBySubject", err)
-	}
-	if id.LinkedAt, err = decodeTime(linked); err != nil {
-		return nil, err
 	}
 	return &id, nil
 }
@@ -157,19 +147,12 @@ func (s *sqlStore) SSOIdentityBySubject(ctx context.Context, provider, subject s
 // drivers whatever the database collation.
 func (s *sqlStore) SSOIdentities(ctx context.Context, accountID string) ([]SSOIdentity, error) {
 	var out []SSOIdentity
-	err := s.db.query(ctx, `SELECT account_id, provider, subject, email, linked_at
-		FROM sso_identities WHERE account_id = $1`, []any{accountID},
+	err := s.db.query(ctx, `SELECT `+ssoColumns+` FROM sso_identities WHERE account_id = $1`, []any{accountID},
 		func(scan func(...any) error) error {
-			var id SSOIdentity
-			var linked string
-			if err := scan(&id.AccountID, &id.Provider, &id.Subject, &id.Email, &linked); err != nil {
-				return err
-			}
-			t, err := decodeTime(linked)
+			id, err := scanSSOIdentity(scan)
 			if err != nil {
 				return err
 			}
-			id.LinkedAt = t
 			out = append(out, id)
 			return nil
 		})
@@ -178,6 +161,18 @@ func (s *sqlStore) SSOIdentities(ctx context.Context, accountID string) ([]SSOId
 	}
 	slices.SortFunc(out, func(a, b SSOIdentity) int { return strings.Compare(a.Provider, b.Provider) })
 	return out, nil
+}
+
+// scanSSOIdentity reads one row of ssoColumns.
+func scanSSOIdentity(scan func(...any) error) (SSOIdentity, error) {
+	var id SSOIdentity
+	var linked string
+	if err := scan(&id.AccountID, &id.Provider, &id.Subject, &id.Email, &linked); err != nil {
+		return id, err
+	}
+	var err error
+	id.LinkedAt, err = decodeTime(linked)
+	return id, err
 }
 
 func (s *sqlStore) UnlinkSSO(ctx context.Context, accountID, provider string) error {

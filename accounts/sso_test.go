@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -13,10 +12,7 @@ import (
 // The SSO identity store, on both drivers (the conformance suite's rule):
 // real PostgreSQL and SQLite, each test in a database of its own.
 
-var ssoSuite = []struct {
-	name string
-	test func(t *testing.T, d driverUnderTest)
-}{
+var ssoSuite = []suiteTest{
 	{"LinkAndRead", testSSOLinkAndRead},
 	{"TakenByAnotherAccount", testSSOTaken},
 	{"OneIdentityPerProvider", testSSOExists},
@@ -31,16 +27,7 @@ var ssoSuite = []struct {
 }
 
 func TestSSOStore(t *testing.T) {
-	for _, d := range driversUnderTest {
-		t.Run(d.name, func(t *testing.T) {
-			for _, tc := range ssoSuite {
-				t.Run(tc.name, func(t *testing.T) {
-					t.Parallel()
-					tc.test(t, d)
-				})
-			}
-		})
-	}
+	runSuite(t, ssoSuite)
 }
 
 var ssoLinkedAt = time.Date(2025, 11, 2, 9, 15, 30, 987654321, time.FixedZone("CET", 3600))
@@ -275,28 +262,19 @@ func testSSOProvidersSeparate(t *testing.T, d driverUnderTest) {
 // ErrSSOTaken.
 func testSSOConcurrentSameIdentity(t *testing.T, d driverUnderTest) {
 	const n = 8
-	dsn := d.newDB(t)
-	stores := make([]*sqlStore, 2)
-	for i := range stores {
-		stores[i] = openStore(t, d, dsn)
-	}
+	stores := replicas(t, d, 2)
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = mustCreate(t, stores[0], fmt.Sprintf("user%d@example.com", i)).ID
 	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = stores[i%2].LinkSSO(context.Background(), ids[i], "microsoft", "tid/contested", "", ssoLinkedAt)
-		})
+	ops := make([]func(context.Context) error, n)
+	for i := range ops {
+		ops[i] = func(ctx context.Context) error {
+			return stores[i%2].LinkSSO(ctx, ids[i], "microsoft", "tid/contested", "", ssoLinkedAt)
+		}
 	}
-	close(start)
-	wg.Wait()
 	winners := 0
-	for i, err := range errs {
+	for i, err := range race(ops...) {
 		switch {
 		case err == nil:
 			winners++
@@ -316,22 +294,16 @@ func testSSOConcurrentSameIdentity(t *testing.T, d driverUnderTest) {
 // one provider at once ends with exactly one.
 func testSSOConcurrentSameProvider(t *testing.T, d driverUnderTest) {
 	const n = 8
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	a := mustCreate(t, stores[0], "alice@example.com")
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = stores[i%2].LinkSSO(context.Background(), a.ID, "github", fmt.Sprint(1000+i), "", ssoLinkedAt)
-		})
+	ops := make([]func(context.Context) error, n)
+	for i := range ops {
+		ops[i] = func(ctx context.Context) error {
+			return stores[i%2].LinkSSO(ctx, a.ID, "github", fmt.Sprint(1000+i), "", ssoLinkedAt)
+		}
 	}
-	close(start)
-	wg.Wait()
 	winners := 0
-	for i, err := range errs {
+	for i, err := range race(ops...) {
 		switch {
 		case err == nil:
 			winners++

@@ -28,10 +28,7 @@ var driversUnderTest = []driverUnderTest{
 	{DriverSQLite, accountstest.SQLitePath},
 }
 
-var storeSuite = []struct {
-	name string
-	test func(t *testing.T, d driverUnderTest)
-}{
+var storeSuite = []suiteTest{
 	{"CreateAndGet", testCreateAndGet},
 	{"NotFound", testNotFound},
 	{"DuplicateEmail", testDuplicateEmail},
@@ -49,9 +46,21 @@ var storeSuite = []struct {
 }
 
 func TestStore(t *testing.T) {
+	runSuite(t, storeSuite)
+}
+
+// suiteTest is one test of a conformance suite, run on every driver.
+type suiteTest struct {
+	name string
+	test func(t *testing.T, d driverUnderTest)
+}
+
+// runSuite runs every test of suite on every driver, in parallel, each in a
+// database of its own.
+func runSuite(t *testing.T, suite []suiteTest) {
 	for _, d := range driversUnderTest {
 		t.Run(d.name, func(t *testing.T) {
-			for _, tc := range storeSuite {
+			for _, tc := range suite {
 				t.Run(tc.name, func(t *testing.T) {
 					t.Parallel()
 					tc.test(t, d)
@@ -59,6 +68,36 @@ func TestStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replicas opens n stores on one fresh database, as n gateway replicas
+// would share it.
+func replicas(tb testing.TB, d driverUnderTest, n int) []*sqlStore {
+	tb.Helper()
+	dsn := d.newDB(tb)
+	stores := make([]*sqlStore, n)
+	for i := range stores {
+		stores[i] = openStore(tb, d, dsn)
+	}
+	return stores
+}
+
+// race runs ops at once, each in its own goroutine, and returns their errors.
+func race(ops ...func(ctx context.Context) error) []error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, op := range ops {
+		wg.Go(func() {
+			<-start
+			errs[i] = op(ctx)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
 }
 
 // openStore opens a store on dsn, closed at cleanup.
@@ -519,8 +558,7 @@ func testPing(t *testing.T, d driverUnderTest) {
 // database write at the same time without an error.
 func testTwoStoresWriteConcurrently(t *testing.T, d driverUnderTest) {
 	const perStore = 20
-	dsn := d.newDB(t)
-	stores := []*sqlStore{openStore(t, d, dsn), openStore(t, d, dsn)}
+	stores := replicas(t, d, 2)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*len(stores)*perStore)
 	for si, s := range stores {

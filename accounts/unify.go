@@ -1,16 +1,15 @@
 package accounts
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -288,7 +287,6 @@ func (s *sqlStore) UnifyWrite(ctx context.Context, batch []UnifiedAccount) (int,
 	}
 	var queued int64
 	err = s.db.inTx(ctx, func(q querier) error {
-		queued = 0
 		if err := asyncCommit(q); err != nil {
 			return err
 		}
@@ -412,13 +410,9 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 		acc.add(a.ID, a.Email, a.EmailVerified, nullString(a.PasswordHash), a.PasswordSetRequired,
 			a.MFAEnrollRequired, locale, created, now)
 		for _, ca := range u.Consoles {
-			var linked any
-			if !ca.LinkedAt.IsZero() {
-				t, err := encodeTime(ca.LinkedAt)
-				if err != nil {
-					return nil, err
-				}
-				linked = t
+			linked, err := nullTime(ca.LinkedAt)
+			if err != nil {
+				return nil, err
 			}
 			con.add(ca.Console, ca.ExternalID, a.ID, ca.Prelinked, linked)
 		}
@@ -426,17 +420,9 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 			totp.add(a.ID, u.TOTPSealed, true, int64(0), now, now)
 		}
 		for _, c := range u.WebAuthn {
-			transports := c.Transports
-			if transports == nil {
-				transports = []string{}
-			}
-			tj, err := json.Marshal(transports)
+			transports, err := transportsJSON(c.Transports)
 			if err != nil {
-				return nil, fmt.Errorf("accounts: transports: %w", err)
-			}
-			var aaguid []byte
-			if len(c.AAGUID) > 0 {
-				aaguid = c.AAGUID
+				return nil, err
 			}
 			wCreated := now
 			if !c.CreatedAt.IsZero() {
@@ -444,7 +430,7 @@ func (s *sqlStore) unifyRows(batch []UnifiedAccount) ([]rowSet, error) {
 					return nil, err
 				}
 			}
-			wa.add(c.ID, a.ID, c.Name, c.PublicKey, int64(c.SignCount), aaguid, string(tj),
+			wa.add(c.ID, a.ID, c.Name, c.PublicKey, int64(c.SignCount), nullBytes(c.AAGUID), transports,
 				c.AttestationType, c.AttestationFormat, c.UserPresent, c.UserVerified, c.BackupEligible,
 				c.BackupState, c.CloneWarning, wCreated, nil)
 		}
@@ -493,10 +479,8 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 	if a.ID == "" || a.CreatedAt.IsZero() {
 		return errors.New("accounts: UnifyWrite: an account needs an id and a creation time")
 	}
-	if n, err := NormalizeEmail(a.Email); err != nil {
+	if err := checkNormalized(a.Email); err != nil {
 		return err
-	} else if n != a.Email {
-		return fmt.Errorf("%w: not in normalised form", ErrInvalidEmail)
 	}
 	if a.PasswordHash != "" {
 		if err := ValidHashFormat(a.PasswordHash); err != nil {
@@ -504,7 +488,7 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 		}
 	}
 	for _, ca := range u.Consoles {
-		ca.AccountID = cmpOr(ca.AccountID, a.ID)
+		ca.AccountID = cmp.Or(ca.AccountID, a.ID)
 		if ca.AccountID != a.ID {
 			return fmt.Errorf("accounts: UnifyWrite: console account %s/%s belongs to %q", ca.Console, ca.ExternalID, ca.AccountID)
 		}
@@ -514,7 +498,7 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 	}
 	for i := range u.WebAuthn {
 		c := u.WebAuthn[i]
-		c.AccountID = cmpOr(c.AccountID, a.ID)
+		c.AccountID = cmp.Or(c.AccountID, a.ID)
 		if c.AccountID != a.ID {
 			return fmt.Errorf("%w: belongs to another account", ErrInvalidCredential)
 		}
@@ -526,7 +510,7 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 		switch {
 		case m.OrganizationID == "" || !utf8.ValidString(m.OrganizationID) || !utf8.ValidString(m.OrganizationName):
 			return errors.New("accounts: UnifyWrite: a membership needs an organization id (UTF-8)")
-		case m.Role != "owner" && m.Role != "admin" && m.Role != "member":
+		case !ValidRole(m.Role):
 			return fmt.Errorf("accounts: UnifyWrite: membership role %q", m.Role)
 		}
 	}
@@ -544,13 +528,6 @@ func checkUnifiedAccount(u *UnifiedAccount) error {
 		}
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // LegacyRecords calls each with the records of source, in no particular
@@ -716,13 +693,4 @@ func queryIn[K string | []byte](ctx context.Context, s *sqlStore, q querier, que
 		}
 	}
 	return nil
-}
-
-// newV7 is a uuid v7 (ids that sort by time of writing, as EnqueueMail's).
-func newV7() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", fmt.Errorf("accounts: outbox id: %w", err)
-	}
-	return id.String(), nil
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"sort"
 	"time"
 
 	"unigate/session"
@@ -138,10 +137,21 @@ func (s *Server) apiListSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	items, err := s.sessionItems(r, cur)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, items)
+	return nil
+}
+
+// sessionItems lists the account's signed-in sessions, oldest first (the
+// store's order).
+func (s *Server) sessionItems(r *http.Request, cur *current) ([]sessionListItem, error) {
 	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
 	if err != nil {
 		s.metrics.storeErrors.WithLabelValues("list").Inc()
-		return storeDown(err)
+		return nil, storeDown(err)
 	}
 	items := make([]sessionListItem, 0, len(list))
 	for _, o := range list {
@@ -151,9 +161,7 @@ func (s *Server) apiListSessions(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, sessionListItem{ID: o.Handle, CreatedAt: o.CreatedAt.UTC(), LastSeenAt: o.LastSeenAt.UTC(),
 			IP: o.IP, UserAgent: o.UserAgent, Current: o.Handle == cur.sess.Handle})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].CreatedAt.Before(items[j].CreatedAt) })
-	writeJSON(w, http.StatusOK, items)
-	return nil
+	return items, nil
 }
 
 func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request) error {

@@ -115,9 +115,7 @@ func (s *Server) loginEmailCodeSend(w http.ResponseWriter, r *http.Request) erro
 	}
 	code := mfa.NewEmailCode()
 	// A resend keeps the failure count (800-63B §3.1.3.2): only the code changes.
-	st.Hash = mfa.HashEmailCode(s.codeKey, emailCodeBinding(cur.sess), code)
-	st.ExpiresAt = now.Add(s.cfg.Login.EmailCodeTTL)
-	st.SentAt = now
+	st.Issue(s.codeKey, emailCodeBinding(cur.sess), code, now, s.cfg.Login.EmailCodeTTL)
 	raw, err := json.Marshal(st)
 	if err != nil {
 		return internal(err)
@@ -166,10 +164,6 @@ func (s *Server) loginEmailCodeVerify(w http.ResponseWriter, r *http.Request, ra
 	if len(cur.sess.EmailCode) == 0 || json.Unmarshal(cur.sess.EmailCode, &st) != nil {
 		return fail(accountID)
 	}
-	code, perr := mfa.ParseEmailCode(rawCode)
-	if perr != nil {
-		code = "invalid"
-	}
 	// The try count also lives in an atomic counter: parallel wrong codes
 	// would otherwise each read the same count from the session.
 	tries, _, err := s.sessions.Hit(r.Context(), "emailcode:tries:"+cur.sess.Handle, s.cfg.Login.EmailCodeTTL+time.Minute)
@@ -177,7 +171,7 @@ func (s *Server) loginEmailCodeVerify(w http.ResponseWriter, r *http.Request, ra
 		s.metrics.storeErrors.WithLabelValues("counter").Inc()
 		return nil, storeDown(err)
 	}
-	ok, dead := st.Check(s.codeKey, emailCodeBinding(cur.sess), code, s.now())
+	ok, dead := st.Check(s.codeKey, emailCodeBinding(cur.sess), rawCode, s.now()) // raw input: Check parses it
 	if tries > maxEmailCodeTries {
 		ok, dead = false, true
 	}

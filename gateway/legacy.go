@@ -17,19 +17,20 @@ import (
 
 // legacyConsole is the console whose legacy login this request is on, or nil.
 func (s *Server) legacyConsole(r *http.Request) *consoleSite {
-	c := s.consoleHosts[hostOnly(r.Host)]
-	if c == nil || !c.legacyLogin {
-		return nil
-	}
-	return c
+	return s.legacySite(hostOnly(r.Host))
 }
 
 // onLegacyHost reports a login started on a console host rather than the account host.
 func (s *Server) onLegacyHost(sess *session.Session) *consoleSite {
-	if sess.LoginHost == "" || sess.LoginHost == s.accountHost {
+	if sess.LoginHost == s.accountHost {
 		return nil
 	}
-	c := s.consoleHosts[sess.LoginHost]
+	return s.legacySite(sess.LoginHost)
+}
+
+// legacySite is the console with a legacy login served on host, or nil.
+func (s *Server) legacySite(host string) *consoleSite {
+	c := s.consoleHosts[host]
 	if c == nil || !c.legacyLogin {
 		return nil
 	}

@@ -54,15 +54,8 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	}
 	// A new login replaces whatever this browser had on this host: the old
 	// session (complete or not) is ended, never reused (anti-fixation, V7.2.4).
-	old, err := s.loadSession(r)
-	if err != nil {
+	if err := s.replaceSession(r); err != nil {
 		return nil, err
-	}
-	if old != nil {
-		if err := s.sessions.Delete(r.Context(), old.sess.Handle); err != nil {
-			s.metrics.storeErrors.WithLabelValues("delete").Inc()
-			return nil, storeDown(err)
-		}
 	}
 	acct, err := s.accounts.AccountByEmail(r.Context(), email)
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
@@ -75,17 +68,7 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, rawEmail, ra
 	if s.legacyConsole(r) != nil {
 		methods = withoutPasskey(methods)
 	}
-	now := s.now()
-	sess := &session.Session{
-		Email:      email,
-		Next:       session.StepFirstFactor,
-		LoginHost:  hostOnly(r.Host),
-		CreatedAt:  now,
-		LastSeenAt: now,
-		ExpiresAt:  now.Add(preLoginLifetime),
-		IP:         s.clientIP(r).String(),
-		UserAgent:  truncate(r.UserAgent(), 256),
-	}
+	sess := s.preAuthSession(r, email, session.StepFirstFactor, s.now(), preLoginLifetime)
 	if rt, ok := s.parseReturnTo(rawReturnTo); ok {
 		sess.ReturnTo = rt.URL
 	}
@@ -369,6 +352,11 @@ func (s *Server) loginState(r *http.Request) (*stepResult, error) {
 	if cur == nil || cur.sess.Complete() || cur.sess.Email == "" {
 		return nil, errorf(http.StatusNotFound, "no_login", "No sign-in is in progress.")
 	}
+	return s.loginStateOf(r, cur)
+}
+
+// loginStateOf is loginState for a login in progress already loaded.
+func (s *Server) loginStateOf(r *http.Request, cur *current) (*stepResult, error) {
 	res := &stepResult{Next: cur.sess.Next}
 	if cur.sess.Next == session.StepFirstFactor {
 		acct, err := s.accounts.AccountByEmail(r.Context(), cur.sess.Email)

@@ -210,11 +210,7 @@ func (s *Server) apiPasskeyRegisterOptions(w http.ResponseWriter, r *http.Reques
 	if err != nil {
 		return err
 	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-	if err != nil {
-		return internal(err)
-	}
-	user, err := s.webauthnUser(r, acct)
+	user, err := s.webauthnUserByID(r, cur.sess.AccountID)
 	if err != nil {
 		return err
 	}
@@ -243,18 +239,14 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-	if err != nil {
-		return internal(err)
-	}
-	user, err := s.webauthnUser(r, acct)
+	user, err := s.webauthnUserByID(r, cur.sess.AccountID)
 	if err != nil {
 		return err
 	}
 	name := passkeyName(r.URL.Query().Get("name"))
 	cred, err := s.webauthn.FinishRegistration(user, data, bytes.NewReader(body), name, s.now())
 	if err != nil {
-		s.audit(r, "mfa.enroll_failure", acct.ID, map[string]string{"method": "passkey"})
+		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "passkey"})
 		return errorf(http.StatusBadRequest, "invalid_credential", "The passkey could not be registered.")
 	}
 	if err := s.accounts.AddWebAuthnCredential(r.Context(), cred); err != nil {
@@ -379,14 +371,18 @@ func (s *Server) removeMFA(r *http.Request, method string, remove func(accountID
 	return nil
 }
 
-func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request) error {
-	err := s.removeMFA(r, "totp", func(id string) error {
+// removeTOTP removes the account's authenticator app; 404 when it has none.
+func (s *Server) removeTOTP(r *http.Request) error {
+	return s.removeMFA(r, "totp", func(id string) error {
 		if _, err := s.accounts.TOTPCredential(r.Context(), id); err != nil {
 			return err
 		}
 		return s.accounts.DeleteTOTP(r.Context(), id)
 	})
-	if err != nil {
+}
+
+func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := s.removeTOTP(r); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -110,13 +111,29 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 				}
 			}
 			s.log(r).Info("request",
-				"method", r.Method, "host", r.Host, "path", r.URL.EscapedPath(),
+				"method", r.Method, "host", r.Host, "path", s.logPath(r),
 				"status", rec.code(), "bytes", rec.written,
 				"duration_ms", float64(s.now().Sub(start).Microseconds())/1000,
 				"ip", s.clientIP(r).String())
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// logPath is the request's path for the access log. An invitation's token
+// is a bearer secret carried in the path: it is left out, like a query string.
+func (s *Server) logPath(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if hostOnly(r.Host) != s.accountHost {
+		return p // a console's own paths
+	}
+	for _, prefix := range []string{"/invitations/", "/api/v1/invitations/"} {
+		if rest, ok := strings.CutPrefix(p, prefix); ok {
+			_, action, _ := strings.Cut(rest, "/")
+			return strings.TrimSuffix(prefix+"-/"+action, "/")
+		}
+	}
+	return p
 }
 
 // securityHeaders are set on every page and answer of the gateway's own

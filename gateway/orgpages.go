@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // The organization pages: a list with a form to create one, and each
@@ -34,37 +36,30 @@ func (s *Server) pageOrgs(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?return_to=%2Forgs", http.StatusFound)
 		return
 	}
-	ms, err := s.accounts.Memberships(r.Context(), cur.sess.AccountID)
+	orgs, err := s.orgViews(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, internal(err))
+		s.errorPage(w, r, asAPIError(err))
 		return
 	}
-	page := orgsPage{Email: cur.sess.Email, Error: r.URL.Query().Get("error")}
-	for _, m := range ms {
-		page.Orgs = append(page.Orgs, orgView{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
-	}
-	s.render(w, r, http.StatusOK, "orgs", page)
+	s.render(w, r, http.StatusOK, "orgs", orgsPage{Email: cur.sess.Email, Error: r.URL.Query().Get("error"), Orgs: orgs})
 }
 
 // formAsJSON runs an API handler with the form's fields as its JSON body.
 func (s *Server) formAsJSON(w http.ResponseWriter, r *http.Request, fields []string, h jsonHandler) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := r.ParseForm(); err != nil {
-		return errorf(http.StatusBadRequest, "invalid_form", "The form could not be read.")
+	if err := readForm(w, r); err != nil {
+		return err
 	}
-	var b strings.Builder
-	b.WriteString("{")
-	for i, f := range fields {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		b.WriteString(jsonString(f) + ":" + jsonString(r.PostForm.Get(f)))
+	body := make(map[string]string, len(fields))
+	for _, f := range fields {
+		body[f] = r.PostForm.Get(f)
 	}
-	b.WriteString("}")
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return internal(err)
+	}
 	r2 := r.Clone(r.Context())
-	r2.Body = http.NoBody
-	r2.ContentLength = int64(b.Len())
-	r2.Body = readCloser{strings.NewReader(b.String())}
+	r2.ContentLength = int64(len(raw))
+	r2.Body = io.NopCloser(bytes.NewReader(raw))
 	r2.Header.Set("Content-Type", "application/json")
 	return h(&discardJSON{header: http.Header{}}, r2)
 }

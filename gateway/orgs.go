@@ -21,7 +21,10 @@ import (
 
 const invitationLifetime = 7 * 24 * time.Hour
 
-var errForbidden = errorf(http.StatusForbidden, "forbidden", "Your role in this organization does not allow this.")
+var (
+	errForbidden   = errorf(http.StatusForbidden, "forbidden", "Your role in this organization does not allow this.")
+	errInvalidRole = errorf(http.StatusBadRequest, "invalid_role", "The role must be owner, admin or member.")
+)
 
 // orgView is one organization as its member sees it.
 type orgView struct {
@@ -35,13 +38,9 @@ func (s *Server) apiOrgs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ms, err := s.accounts.Memberships(r.Context(), cur.sess.AccountID)
+	out, err := s.orgViews(r, cur.sess.AccountID)
 	if err != nil {
-		return internal(err)
-	}
-	out := make([]orgView, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, orgView{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"organizations": out})
 	return nil
@@ -74,6 +73,20 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// orgMember is the signed-in account and its role in the path's
+// organization; 404 for non-members.
+func (s *Server) orgMember(r *http.Request) (*current, string, error) {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := s.orgRole(r, cur)
+	if err != nil {
+		return nil, "", err
+	}
+	return cur, role, nil
+}
+
 // orgRole is the signed-in account's role in the path's organization; 404 for non-members.
 func (s *Server) orgRole(r *http.Request, cur *current) (string, error) {
 	role, err := s.accounts.MemberRole(r.Context(), r.PathValue("id"), cur.sess.AccountID)
@@ -84,6 +97,19 @@ func (s *Server) orgRole(r *http.Request, cur *current) (string, error) {
 		return "", internal(err)
 	}
 	return role, nil
+}
+
+// orgViews lists the organizations accountID belongs to.
+func (s *Server) orgViews(r *http.Request, accountID string) ([]orgView, error) {
+	ms, err := s.accounts.Memberships(r.Context(), accountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out := make([]orgView, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, orgView{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
+	}
+	return out, nil
 }
 
 type memberView struct {
@@ -100,11 +126,7 @@ type invitationView struct {
 }
 
 func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.orgRole(r, cur); err != nil {
+	if _, _, err := s.orgMember(r); err != nil {
 		return err
 	}
 	orgID := r.PathValue("id")
@@ -128,11 +150,15 @@ func (s *Server) apiMembers(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func validRole(role string) bool {
+	return role == accounts.RoleOwner || role == accounts.RoleAdmin || role == accounts.RoleMember
+}
+
 // mayGrant: owners give any role; admins only member.
 func mayGrant(actor, role string) bool {
 	switch actor {
 	case accounts.RoleOwner:
-		return role == accounts.RoleOwner || role == accounts.RoleAdmin || role == accounts.RoleMember
+		return validRole(role)
 	case accounts.RoleAdmin:
 		return role == accounts.RoleMember
 	}
@@ -140,11 +166,7 @@ func mayGrant(actor, role string) bool {
 }
 
 func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	actor, err := s.orgRole(r, cur)
+	cur, actor, err := s.orgMember(r)
 	if err != nil {
 		return err
 	}
@@ -162,8 +184,8 @@ func (s *Server) apiInvite(w http.ResponseWriter, r *http.Request) error {
 	if req.Role == "" {
 		req.Role = accounts.RoleMember
 	}
-	if req.Role != accounts.RoleOwner && req.Role != accounts.RoleAdmin && req.Role != accounts.RoleMember {
-		return errorf(http.StatusBadRequest, "invalid_role", "The role must be owner, admin or member.")
+	if !validRole(req.Role) {
+		return errInvalidRole
 	}
 	if !mayGrant(actor, req.Role) {
 		return errForbidden
@@ -247,11 +269,7 @@ func (s *Server) apiAcceptInvitation(w http.ResponseWriter, r *http.Request) err
 
 // changeMember is PATCH (role != "") or DELETE of /orgs/{id}/members/{account_id}.
 func (s *Server) changeMember(r *http.Request, role string, remove bool) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	actor, err := s.orgRole(r, cur)
+	cur, actor, err := s.orgMember(r)
 	if err != nil {
 		return err
 	}
@@ -275,8 +293,8 @@ func (s *Server) changeMember(r *http.Request, role string, remove bool) error {
 	if remove {
 		err = s.accounts.RemoveMember(r.Context(), orgID, target)
 	} else {
-		if role != accounts.RoleOwner && role != accounts.RoleAdmin && role != accounts.RoleMember {
-			return errorf(http.StatusBadRequest, "invalid_role", "The role must be owner, admin or member.")
+		if !validRole(role) {
+			return errInvalidRole
 		}
 		err = s.accounts.SetMemberRole(r.Context(), orgID, target, role)
 	}

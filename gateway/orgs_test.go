@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -134,5 +136,25 @@ func TestInvitationExpires(t *testing.T) {
 	}
 	if r := late.do("POST", accountURL+"/api/v1/invitations/"+fmt.Sprint("x")+"/accept", map[string]string{}); r.StatusCode != 404 {
 		t.Fatalf("unknown invitation: %d", r.StatusCode)
+	}
+}
+
+// TestAccessLogLeavesOutInvitationTokens: an invitation's token is a bearer
+// secret in the path; the access log writes "-" in its place, on the
+// account host only.
+func TestAccessLogLeavesOutInvitationTokens(t *testing.T) {
+	h := newHarness(t)
+	account := strings.TrimPrefix(strings.TrimPrefix(accountURL, "http://"), "https://")
+	for _, tc := range []struct{ host, path, want string }{
+		{account, "/invitations/s3cr3t-token", "/invitations/-"},
+		{account, "/invitations/s3cr3t-token/accept", "/invitations/-/accept"},
+		{account, "/api/v1/invitations/s3cr3t-token/accept", "/api/v1/invitations/-/accept"},
+		{account, "/api/v1/orgs", "/api/v1/orgs"},
+		{"console.example.test", "/invitations/abc", "/invitations/abc"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://"+tc.host+tc.path, nil)
+		if got := h.gw.logPath(r); got != tc.want {
+			t.Errorf("logPath(%s%s) = %q, want %q", tc.host, tc.path, got, tc.want)
+		}
 	}
 }

@@ -29,7 +29,7 @@ type loginPage struct {
 	TOTP       *totpEnrollView
 }
 
-// has reports whether list holds v (for the templates).
+// Has reports whether list holds v (for the templates).
 func (p loginPage) Has(list []string, v string) bool { return slices.Contains(list, v) }
 
 type consolesPage struct {
@@ -135,11 +135,7 @@ func (s *Server) newLoginPage(r *http.Request) loginPage {
 	if c := s.legacyConsole(r); c != nil {
 		page.Base, page.Legacy = "/.auth", c.name
 	} else {
-		for _, name := range []string{"google", "microsoft", "github"} {
-			if s.ssoProviders[name] != nil {
-				page.Providers = append(page.Providers, name)
-			}
-		}
+		page.Providers = s.configuredProviders()
 	}
 	return page
 }
@@ -152,7 +148,7 @@ func (s *Server) fillLoginPage(r *http.Request, cur *current, page *loginPage) e
 		page.ReturnTo = cur.sess.ReturnTo
 	}
 	page.CodeSent = len(cur.sess.EmailCode) > 0
-	state, err := s.loginState(r)
+	state, err := s.loginStateOf(r, cur)
 	if err != nil {
 		return err
 	}
@@ -197,11 +193,29 @@ func loginErrorMessage(code string) string {
 	return "Sign-in could not be completed. Please try again."
 }
 
-// pageLoginSubmit handles every step's form.
-func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
+var errInvalidForm = errorf(http.StatusBadRequest, "invalid_form", "The form could not be read.")
+
+// readForm parses a page's form, bounded like a JSON body.
+func readForm(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
 	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+		return errInvalidForm
+	}
+	return nil
+}
+
+// parseForm is readForm for a page handler: false once the error page is written.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if err := readForm(w, r); err != nil {
+		s.errorPage(w, r, errInvalidForm)
+		return false
+	}
+	return true
+}
+
+// pageLoginSubmit handles every step's form.
+func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r) {
 		return
 	}
 	f := r.PostForm
@@ -315,14 +329,10 @@ func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *cur
 	} else {
 		returnTo = ""
 	}
-	ms, err := s.accounts.Memberships(r.Context(), cur.sess.AccountID)
+	orgs, err := s.orgViews(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, internal(err))
+		s.errorPage(w, r, asAPIError(err))
 		return
-	}
-	var orgs []orgView
-	for _, m := range ms {
-		orgs = append(orgs, orgView{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
 	}
 	s.render(w, r, status, "consoles", consolesPage{Email: cur.sess.Email, Consoles: v.Consoles, Active: v.Active,
 		ChooseFor: chooseFor, ReturnTo: returnTo, Error: msg, Orgs: orgs})
@@ -330,9 +340,7 @@ func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *cur
 
 // pageEnter is the chooser's form: enter a console with the chosen account.
 func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+	if !s.parseForm(w, r) {
 		return
 	}
 	cur, err := s.requireComplete(r)

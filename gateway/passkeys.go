@@ -81,6 +81,15 @@ func (s *Server) webauthnUser(r *http.Request, acct *accounts.Account) (*mfa.Use
 	return mfa.NewUser(acct.ID, acct.Email, creds), nil
 }
 
+// webauthnUserByID is webauthnUser for an account known by its id.
+func (s *Server) webauthnUserByID(r *http.Request, accountID string) (*mfa.User, error) {
+	acct, err := s.accounts.AccountByID(r.Context(), accountID)
+	if err != nil {
+		return nil, internal(err)
+	}
+	return s.webauthnUser(r, acct)
+}
+
 // loginPasskeyOptions is POST /login/passkey/options: passwordless at the
 // first factor (a discoverable credential, user verification required), or
 // the second factor with the account's own credentials.
@@ -100,11 +109,7 @@ func (s *Server) loginPasskeyOptions(w http.ResponseWriter, r *http.Request) err
 		options, data, err = s.webauthn.BeginDiscoverableLogin()
 		purpose = ceremonyPasswordless
 	case session.StepMFA:
-		acct, aerr := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-		if aerr != nil {
-			return internal(aerr)
-		}
-		user, uerr := s.webauthnUser(r, acct)
+		user, uerr := s.webauthnUserByID(r, cur.sess.AccountID)
 		if uerr != nil {
 			return uerr
 		}
@@ -171,11 +176,7 @@ func (s *Server) loginPasskey(w http.ResponseWriter, r *http.Request) (*stepResu
 		}
 		var owner string
 		owner, credID, count, clone, err = s.webauthn.FinishDiscoverableLogin(data, bytes.NewReader(body), func(rawID, userHandle []byte) (*mfa.User, error) {
-			owner, err := s.accounts.AccountByID(r.Context(), string(userHandle))
-			if err != nil {
-				return nil, err
-			}
-			return s.webauthnUser(r, owner)
+			return s.webauthnUserByID(r, string(userHandle))
 		}, now)
 		// The passkey must belong to the account whose email was given.
 		if err == nil && owner != acct.ID {

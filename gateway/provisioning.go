@@ -31,10 +31,8 @@ const (
 
 // provisioningURL is the console's endpoint, "" when the gateway names its accounts.
 func (s *Server) provisioningURL(console string) string {
-	for _, c := range s.cfg.Consoles {
-		if c.ID == console {
-			return c.Provisioning.URL
-		}
+	if c := s.consoles[console]; c != nil {
+		return c.provisioning.URL
 	}
 	return ""
 }
@@ -94,19 +92,18 @@ func (s *Server) provision(ctx context.Context, job accounts.ProvisioningJob) {
 }
 
 func (s *Server) callProvisioning(ctx context.Context, job accounts.ProvisioningJob) (string, error) {
-	target := s.provisioningURL(job.Console)
-	if target == "" {
+	c := s.consoles[job.Console]
+	if c == nil || c.provisioning.URL == "" {
 		return "", fmt.Errorf("console %q has no provisioning endpoint", job.Console)
 	}
+	target := c.provisioning.URL
 	acct, err := s.accounts.AccountByID(ctx, job.AccountID)
 	if err != nil {
 		return "", err
 	}
 	timeout := 5 * time.Second
-	for _, c := range s.cfg.Consoles {
-		if c.ID == job.Console && c.Provisioning.Timeout > 0 {
-			timeout = c.Provisioning.Timeout
-		}
+	if c.provisioning.Timeout > 0 {
+		timeout = c.provisioning.Timeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

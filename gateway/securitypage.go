@@ -46,13 +46,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		s.errorPage(w, r, asAPIError(err))
 		return
 	}
-	var unlinked []string
-	for _, name := range []string{"google", "microsoft", "github"} {
-		if s.ssoProviders[name] == nil || slices.ContainsFunc(links, func(l ssoView) bool { return l.Provider == name }) {
-			continue
-		}
-		unlinked = append(unlinked, name)
-	}
+	unlinked := slices.DeleteFunc(s.configuredProviders(), func(name string) bool {
+		return slices.ContainsFunc(links, func(l ssoView) bool { return l.Provider == name })
+	})
 	s.render(w, r, status, "security", securityPage{
 		Email: cur.sess.Email, Error: msg, Notice: securityNotice(notice), Recent: s.recentlyProven(cur.sess),
 		TOTPOn: v.TOTP, TOTP: totp, Passkeys: v.Passkeys, SSO: links, Unlinked: unlinked,
@@ -77,9 +73,7 @@ func securityNotice(code string) string {
 
 // securityForm runs one form action and answers with the page again or a redirect.
 func (s *Server) securityForm(w http.ResponseWriter, r *http.Request, action func() (notice string, totp *totpEnrollView, err error)) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+	if !s.parseForm(w, r) {
 		return
 	}
 	notice, totp, err := action()
@@ -126,13 +120,7 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) pageTOTPDelete(w http.ResponseWriter, r *http.Request) {
 	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
-		err := s.removeMFA(r, "totp", func(id string) error {
-			if _, err := s.accounts.TOTPCredential(r.Context(), id); err != nil {
-				return err
-			}
-			return s.accounts.DeleteTOTP(r.Context(), id)
-		})
-		return "removed", nil, err
+		return "removed", nil, s.removeTOTP(r)
 	})
 }
 
@@ -152,13 +140,12 @@ func (s *Server) pagePasskeyDelete(w http.ResponseWriter, r *http.Request) {
 // pageReauth is the form version of POST /me/reauth.
 func (s *Server) pageReauth(w http.ResponseWriter, r *http.Request) {
 	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
-		body := map[string]string{}
-		if p := r.PostForm.Get("password"); p != "" {
-			body["password"] = p
-		} else if c := r.PostForm.Get("totp"); c != "" {
-			body["totp"] = c
+		// A password, when given, wins over a TOTP code.
+		password, totp := r.PostForm.Get("password"), ""
+		if password == "" {
+			totp = r.PostForm.Get("totp")
 		}
-		err := s.reauth(w, r, body["password"], body["totp"], body["password"] != "", body["totp"] != "")
+		err := s.reauth(w, r, password, totp, password != "", totp != "")
 		return "confirmed", nil, err
 	})
 }

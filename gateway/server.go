@@ -102,6 +102,8 @@ type consoleSite struct {
 	mountProxy  *upstreams.Proxy // for the path_prefix mount: strips the prefix
 	legacyLogin bool
 	legacyPaths []string // canonical paths served as the legacy login page
+	// provisioning is the endpoint that names the console's accounts (URL "" when the gateway does).
+	provisioning config.Provisioning
 }
 
 // New validates the dependencies and builds the gateway.
@@ -220,7 +222,8 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 	if err != nil {
 		return nil, fmt.Errorf("gateway: console %s: public_paths: %w", c.ID, err)
 	}
-	site := &consoleSite{id: c.ID, name: c.Name, prefix: c.PathPrefix, public: public, legacyLogin: c.LegacyLogin, legacyPaths: c.LegacyLoginPaths}
+	site := &consoleSite{id: c.ID, name: c.Name, prefix: c.PathPrefix, public: public, legacyLogin: c.LegacyLogin, legacyPaths: c.LegacyLoginPaths,
+		provisioning: c.Provisioning}
 	for _, h := range c.Hosts {
 		site.hosts = append(site.hosts, strings.ToLower(h))
 	}

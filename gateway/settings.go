@@ -109,9 +109,9 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		http.Redirect(w, r, "/login?return_to=%2Fsettings", http.StatusFound)
 		return
 	}
-	list, err := s.sessions.ListAccount(r.Context(), cur.sess.AccountID)
+	items, err := s.sessionItems(r, cur)
 	if err != nil {
-		s.errorPage(w, r, storeDown(err))
+		s.errorPage(w, r, asAPIError(err))
 		return
 	}
 	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
@@ -119,21 +119,12 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.errorPage(w, r, internal(err))
 		return
 	}
-	var items []sessionListItem
-	for _, o := range list {
-		if o.Complete() {
-			items = append(items, sessionListItem{ID: o.Handle, CreatedAt: o.CreatedAt.UTC(), LastSeenAt: o.LastSeenAt.UTC(),
-				IP: o.IP, UserAgent: o.UserAgent, Current: o.Handle == cur.sess.Handle})
-		}
-	}
 	s.render(w, r, status, "settings", settingsPage{Email: cur.sess.Email, Error: msg, Notice: notice,
 		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(acct.Locale), Sessions: items})
 }
 
 func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action func() (string, error)) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+	if !s.parseForm(w, r) {
 		return
 	}
 	notice, err := action()

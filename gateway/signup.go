@@ -54,21 +54,12 @@ func (s *Server) startSignup(w http.ResponseWriter, r *http.Request, rawEmail, p
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {
 		return internal(err)
 	}
-	if old, err := s.loadSession(r); err != nil {
+	if err := s.replaceSession(r); err != nil {
 		return err
-	} else if old != nil {
-		if err := s.sessions.Delete(r.Context(), old.sess.Handle); err != nil {
-			s.metrics.storeErrors.WithLabelValues("delete").Inc()
-			return storeDown(err)
-		}
 	}
 	now := s.now()
-	pending, _ := json.Marshal(pendingSignup{PasswordHash: hash, Taken: existing != nil})
-	sess := &session.Session{
-		Email: email, Next: session.StepVerifyEmail, Signup: pending, LoginHost: hostOnly(r.Host),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(signupLifetime),
-		IP: s.clientIP(r).String(), UserAgent: truncate(r.UserAgent(), 256),
-	}
+	sess := s.preAuthSession(r, email, session.StepVerifyEmail, now, signupLifetime)
+	sess.Signup, _ = json.Marshal(pendingSignup{PasswordHash: hash, Taken: existing != nil})
 	token, err := s.sessions.Create(r.Context(), sess, s.cfg.Session.IdleTimeout)
 	if err != nil {
 		s.metrics.storeErrors.WithLabelValues("create").Inc()
@@ -77,8 +68,7 @@ func (s *Server) startSignup(w http.ResponseWriter, r *http.Request, rawEmail, p
 	// The code is bound to this attempt: its hash uses the session handle.
 	code := mfa.NewEmailCode()
 	var st mfa.EmailCodeState
-	st.Hash = mfa.HashEmailCode(s.codeKey, emailCodeBinding(sess), code)
-	st.ExpiresAt, st.SentAt = now.Add(s.cfg.Login.EmailCodeTTL), now
+	st.Issue(s.codeKey, emailCodeBinding(sess), code, now, s.cfg.Login.EmailCodeTTL)
 	sess.EmailCode, _ = json.Marshal(st)
 	if err := s.saveSession(r.Context(), sess); err != nil {
 		return err
@@ -89,7 +79,7 @@ func (s *Server) startSignup(w http.ResponseWriter, r *http.Request, rawEmail, p
 	key := "signup:" + sess.Handle[:16]
 	if existing != nil {
 		err = s.mailer.Queue(r.Context(), key, existing.ID, mail.KindAccountExists, existing.Locale, existing.Email,
-			mail.AccountExistsData{SignInURL: s.public.Scheme + "://" + s.public.Host + "/login"})
+			mail.AccountExistsData{SignInURL: s.loginURL("")})
 	} else {
 		err = s.mailer.Queue(r.Context(), key, "", mail.KindSignupCode, s.locale(r), email,
 			mail.CodeData{Code: code, ExpiresMinutes: max(1, int(s.cfg.Login.EmailCodeTTL.Minutes()))})
@@ -120,11 +110,7 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 	if json.Unmarshal(cur.sess.EmailCode, &st) != nil || json.Unmarshal(cur.sess.Signup, &p) != nil {
 		return nil, errInvalidCode
 	}
-	code, perr := mfa.ParseEmailCode(rawCode)
-	if perr != nil {
-		code = "invalid"
-	}
-	ok, dead := st.Check(s.codeKey, emailCodeBinding(cur.sess), code, s.now())
+	ok, dead := st.Check(s.codeKey, emailCodeBinding(cur.sess), rawCode, s.now()) // raw input: Check parses it
 	if !ok || p.Taken {
 		if dead {
 			cur.sess.EmailCode = nil
@@ -204,9 +190,7 @@ func (s *Server) pageSignup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pageSignupSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, errorf(http.StatusBadRequest, "invalid_form", "The form could not be read."))
+	if !s.parseForm(w, r) {
 		return
 	}
 	f := r.PostForm

@@ -68,6 +68,18 @@ func newSSOProviders(cfg *config.Config) (map[string]sso.Provider, error) {
 	return out, nil
 }
 
+// configuredProviders are the identity providers configured, in the order of
+// the pages' buttons.
+func (s *Server) configuredProviders() []string {
+	var out []string
+	for _, name := range []string{sso.Google, sso.Microsoft, sso.GitHub} {
+		if s.ssoProviders[name] != nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func (s *Server) ssoRedirectURI(provider string) string {
 	return s.public.Scheme + "://" + s.public.Host + "/sso/" + provider + "/callback"
 }
@@ -106,9 +118,7 @@ func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 	if old != nil && !old.sess.Complete() {
 		s.sessions.Delete(r.Context(), old.sess.Handle)
 	}
-	now := s.now()
-	sess := &session.Session{Next: session.StepFirstFactor, LoginHost: hostOnly(r.Host), CreatedAt: now, LastSeenAt: now,
-		ExpiresAt: now.Add(preLoginLifetime), IP: s.clientIP(r).String(), UserAgent: truncate(r.UserAgent(), 256)}
+	sess := s.preAuthSession(r, "", session.StepFirstFactor, s.now(), preLoginLifetime)
 	if rt, ok := s.parseReturnTo(r.URL.Query().Get("return_to")); ok {
 		sess.ReturnTo = rt.URL
 	}

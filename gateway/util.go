@@ -23,13 +23,3 @@ func splitComma(v string) iter.Seq[string] {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-// readCloser gives a reader the Close method of a request body.
-type readCloser struct{ io.Reader }
-
-func (readCloser) Close() error { return nil }

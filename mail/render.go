@@ -332,8 +332,12 @@ func (r *Renderer) messageID() (string, error) {
 	if _, err := r.randomRead(b); err != nil {
 		return "", fmt.Errorf("mail: message id: %w", err)
 	}
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)) + "@" + r.domain, nil
+	return messageIDEncoding.EncodeToString(b) + "@" + r.domain, nil
 }
+
+// messageIDEncoding is base32 in lower case without padding, made once
+// rather than per message (WithPadding copies the whole encoding).
+var messageIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // checkCodeData returns the code of a code kind's data.
 func checkCodeData(data any) (string, error) {

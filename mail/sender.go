@@ -235,6 +235,22 @@ func (s *Sender) deliver(ctx context.Context, m accounts.OutboxMessage) {
 	s.onResult(m.Kind, result)
 }
 
+// body is m's message: as stored, or rendered now from its data. A message
+// that cannot be rendered never will be: a permanent failure.
+func (s *Sender) body(m accounts.OutboxMessage) ([]byte, error) {
+	if len(m.Raw) > 0 || len(m.Data) == 0 {
+		return m.Raw, nil
+	}
+	if s.renderer == nil {
+		return nil, fmt.Errorf("%w: a message stored as data and no renderer to render it", ErrPermanent)
+	}
+	raw, err := s.renderer.RenderStored(m.Kind, m.Locale, m.To, m.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: rendering: %v", ErrPermanent, err)
+	}
+	return raw, nil
+}
+
 // Queue renders a message and puts it in the outbox under key, which makes
 // it idempotent: it reports false, and enqueues nothing, when a message with
 // that key was queued before (sent or not). Call the Sender's Poke after it
@@ -265,22 +281,6 @@ type Outbox struct {
 	Store    accounts.OutboxStore
 	Renderer *Renderer
 	Sender   *Sender
-}
-
-// body is m's message: as stored, or rendered now from its data. A message
-// that cannot be rendered never will be: a permanent failure.
-func (s *Sender) body(m accounts.OutboxMessage) ([]byte, error) {
-	if len(m.Raw) > 0 || len(m.Data) == 0 {
-		return m.Raw, nil
-	}
-	if s.renderer == nil {
-		return nil, fmt.Errorf("%w: a message stored as data and no renderer to render it", ErrPermanent)
-	}
-	raw, err := s.renderer.RenderStored(m.Kind, m.Locale, m.To, m.Data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: rendering: %v", ErrPermanent, err)
-	}
-	return raw, nil
 }
 
 // Queue renders kind in locale for to and queues it under key (idempotent).

@@ -59,15 +59,11 @@ func GenerateTOTP(issuer, accountName string) (secret, uri, pngDataURI string, e
 	if err != nil {
 		return "", "", "", fmt.Errorf("mfa: TOTP key: %w", err)
 	}
-	img, err := key.Image(qrSize, qrSize)
+	qr, err := qrDataURI(key)
 	if err != nil {
-		return "", "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
+		return "", "", "", err
 	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return "", "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
-	}
-	return key.Secret(), key.URL(), "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+	return key.Secret(), key.URL(), qr, nil
 }
 
 // ParseCode reads a TOTP code as people type or paste it: exactly
@@ -162,13 +158,23 @@ func TOTPKey(issuer, accountName, secret string) (uri, pngDataURI string, err er
 	if err != nil {
 		return "", "", fmt.Errorf("mfa: TOTP key: %w", err)
 	}
+	qr, err := qrDataURI(key)
+	if err != nil {
+		return "", "", err
+	}
+	return key.URL(), qr, nil
+}
+
+// qrDataURI is key's otpauth:// URI as a QR code: a PNG in a data: URI for
+// an <img> tag.
+func qrDataURI(key *otp.Key) (string, error) {
 	img, err := key.Image(qrSize, qrSize)
 	if err != nil {
-		return "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
+		return "", fmt.Errorf("mfa: TOTP QR code: %w", err)
 	}
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
-		return "", "", fmt.Errorf("mfa: TOTP QR code: %w", err)
+		return "", fmt.Errorf("mfa: TOTP QR code: %w", err)
 	}
-	return key.URL(), "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }

@@ -80,6 +80,14 @@ var credentialParameters = []protocol.CredentialParameter{
 	{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
 }
 
+// authenticatorSelection asks for a discoverable credential (resident key
+// required, so it can log in without an email) with user verification.
+var authenticatorSelection = protocol.AuthenticatorSelection{
+	RequireResidentKey: protocol.ResidentKeyRequired(),
+	ResidentKey:        protocol.ResidentKeyRequirementRequired,
+	UserVerification:   protocol.VerificationRequired,
+}
+
 // NewWebAuthn validates cfg and returns the ceremonies it describes.
 func NewWebAuthn(cfg Config) (*WebAuthn, error) {
 	if err := protocol.ValidateRPID(cfg.RPID); err != nil || cfg.RPID != strings.ToLower(cfg.RPID) {
@@ -112,12 +120,8 @@ func NewWebAuthn(cfg Config) (*WebAuthn, error) {
 		RPOrigins:     append([]string(nil), cfg.Origins...),
 		// "none": no attestation is asked for nor needed; any authenticator
 		// the user holds is accepted, and no identifying certificate is sent.
-		AttestationPreference: protocol.PreferNoAttestation,
-		AuthenticatorSelection: protocol.AuthenticatorSelection{
-			RequireResidentKey: protocol.ResidentKeyRequired(),
-			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			UserVerification:   protocol.VerificationRequired,
-		},
+		AttestationPreference:  protocol.PreferNoAttestation,
+		AuthenticatorSelection: authenticatorSelection,
 		// The library also checks expiry, on the real clock; ours (below) is
 		// on cfg.Now and in the blob itself.
 		Timeouts: webauthn.TimeoutsConfig{Login: timeout, Registration: timeout},
@@ -169,11 +173,7 @@ func (w *WebAuthn) BeginRegistration(user *User) (options, session []byte, err e
 		webauthn.WithCredentialParameters(credentialParameters),
 		webauthn.WithExclusions(webauthn.Credentials(user.WebAuthnCredentials()).CredentialDescriptors()),
 		webauthn.WithConveyancePreference(protocol.PreferNoAttestation),
-		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
-			RequireResidentKey: protocol.ResidentKeyRequired(),
-			ResidentKey:        protocol.ResidentKeyRequirementRequired,
-			UserVerification:   protocol.VerificationRequired,
-		}),
+		webauthn.WithAuthenticatorSelection(authenticatorSelection),
 	)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mfa: webauthn registration: %w", err)

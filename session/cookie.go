@@ -118,12 +118,17 @@ func NewCookieCodec(c CookieConfig) (*CookieCodec, error) {
 	if c.Secure {
 		name = hostPrefix + name
 	}
+	// A remembered value may outlive its cookie by up to decodedCookieTTL:
+	// negligible next to hours, not next to seconds, so cookies that live
+	// less than an hour are verified every time.
+	var cacheFor time.Duration
+	if maxAge >= time.Hour {
+		cacheFor = decodedCookieTTL
+	}
 	codec := &CookieCodec{
-		name: name,
-		sc:   sc,
-		// A remembered value may outlive its cookie by up to
-		// decodedCookieTTL: negligible next to hours, not next to seconds.
-		cacheFor: decodedCookieTTL * time.Duration(min(1, int(maxAge/time.Hour))),
+		name:     name,
+		sc:       sc,
+		cacheFor: cacheFor,
 		opts: sessions.Options{
 			Path:     "/", // required by __Host-; one cookie for the whole host
 			MaxAge:   secs,

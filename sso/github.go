@@ -59,16 +59,22 @@ func NewGitHub(cfg GitHubConfig) Provider {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	g := &githubProvider{cfg: cfg}
-	switch {
-	case cfg.ClientID == "" || cfg.ClientSecret == "":
-		g.configErr = fmt.Errorf("%w: github: client id and client secret are required", ErrProviderUnavailable)
-	case checkHTTPS(cfg.BaseURL) != nil:
-		g.configErr = fmt.Errorf("%w: github: base URL: %w", ErrProviderUnavailable, checkHTTPS(cfg.BaseURL))
-	case checkHTTPS(cfg.APIURL) != nil:
-		g.configErr = fmt.Errorf("%w: github: API URL: %w", ErrProviderUnavailable, checkHTTPS(cfg.APIURL))
+	return &githubProvider{cfg: cfg, configErr: checkGitHubConfig(cfg)}
+}
+
+// checkGitHubConfig is the configuration error every call of a provider
+// made from cfg returns, or nil.
+func checkGitHubConfig(cfg GitHubConfig) error {
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		return fmt.Errorf("%w: github: client id and client secret are required", ErrProviderUnavailable)
 	}
-	return g
+	if err := checkHTTPS(cfg.BaseURL); err != nil {
+		return fmt.Errorf("%w: github: base URL: %w", ErrProviderUnavailable, err)
+	}
+	if err := checkHTTPS(cfg.APIURL); err != nil {
+		return fmt.Errorf("%w: github: API URL: %w", ErrProviderUnavailable, err)
+	}
+	return nil
 }
 
 // githubProvider implements Provider for GitHub.

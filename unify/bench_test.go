@@ -2,7 +2,6 @@ package unify
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -54,7 +53,6 @@ func BenchmarkUnify(b *testing.B) {
 			records := float64(exp.DediboxRecords + exp.ScalewayRecords)
 			b.ReportMetric(records*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			b.ReportMetric(0, "ns/op")
-			_ = fmt.Sprint()
 		})
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite"
@@ -280,12 +279,7 @@ func openSQL(tb testing.TB, driver, dsn string) func(ctx context.Context, query 
 				return err
 			}
 			defer rows.Close()
-			for rows.Next() {
-				if err := each(rows.Scan); err != nil {
-					return err
-				}
-			}
-			return rows.Err()
+			return eachRow(rows, each)
 		}
 	}
 	db, err := sql.Open("sqlite", "file:"+dsn+"?mode=ro")
@@ -299,13 +293,22 @@ func openSQL(tb testing.TB, driver, dsn string) func(ctx context.Context, query 
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := each(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return eachRow(rows, each)
 	}
+}
+
+// eachRow calls each with every row of a pgx or database/sql result.
+func eachRow(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, each func(scan func(...any) error) error) error {
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // sealerForTest opens TOTP secrets as the gateway does.
@@ -317,8 +320,6 @@ func sealerForTest(tb testing.TB) *mfa.Sealer {
 	}
 	return s
 }
-
-var _ = time.Second
 
 // diffLines shows the first lines that differ between two dumps.
 func diffLines(a, b string) string {

@@ -40,24 +40,31 @@ func (k key) compare(o key) int { return bytes.Compare(k[:], o[:]) }
 // the same bytes in the same order.
 func orderOf(id uuid.UUID) uint64 { return binary.BigEndian.Uint64(id[:8]) }
 
+// recordHead is what both files' entries share for refusing repeated ids.
+// (Its fields fit in 24 bytes: embedded first, it keeps the entries at 80
+// and 64 bytes.)
+type recordHead struct {
+	id   key
+	line uint32
+	dead bool // refused after parsing (duplicate id or credential, dangling link)
+}
+
 // dediboxEntry and scalewayEntry are the first pass's view of a record.
 type dediboxEntry struct {
-	id, email, link key
-	order           uint64 // orderOf the account id it makes without a Scaleway record
-	off             int64
-	size            uint32
-	line            uint32
-	linked          bool
-	dead            bool // refused after parsing (duplicate id, dangling link)
+	recordHead
+	email, link key
+	order       uint64 // orderOf the account id it makes without a Scaleway record
+	off         int64
+	size        uint32
+	linked      bool
 }
 
 type scalewayEntry struct {
-	id, email key
-	order     uint64 // orderOf the account id it makes
-	off       int64
-	size      uint32
-	line      uint32
-	dead      bool // refused after parsing (duplicate id or credential)
+	recordHead
+	email key
+	order uint64 // orderOf the account id it makes
+	off   int64
+	size  uint32
 }
 
 // credentialEntry is a WebAuthn credential of a Scaleway record: credential
@@ -110,13 +117,23 @@ func (ix *index) reject(file int, line int, reason string) {
 }
 
 // buildIndex reads both files, checks every line and groups the valid
-// records into unified accounts (CONTRACT §8, rule 1 and 4).
-func buildIndex(ctx context.Context, dediboxPath, scalewayPath string, progress func(bytes int64)) (*index, error) {
+// records into unified accounts (CONTRACT §8, rule 1 and 4), counting the
+// bytes read on prog.
+func buildIndex(ctx context.Context, dediboxPath, scalewayPath string, prog *progress) (*index, error) {
 	ix := &index{files: [2]string{dediboxPath, scalewayPath}}
-	if err := ix.read(ctx, fileDedibox, progress); err != nil {
+	var total int64
+	for _, path := range ix.files {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		total += fi.Size()
+	}
+	prog.phase("reading", "bytes", total)
+	if err := ix.read(ctx, fileDedibox, prog.add); err != nil {
 		return nil, err
 	}
-	if err := ix.read(ctx, fileScaleway, progress); err != nil {
+	if err := ix.read(ctx, fileScaleway, prog.add); err != nil {
 		return nil, err
 	}
 	ix.resolve()
@@ -162,10 +179,8 @@ func (ix *index) read(ctx context.Context, file int, progress func(int64)) error
 		for i := range c.out {
 			ix.add(file, &c.out[i])
 		}
-		if progress != nil {
-			progress(c.end - reported)
-			reported = c.end
-		}
+		progress(c.end - reported)
+		reported = c.end
 	}
 	wg.Wait()
 	if err := <-readErr; err != nil {
@@ -274,8 +289,8 @@ func parseDediboxEntry(l rawLine) (dediboxEntry, string) {
 	if err != nil {
 		return dediboxEntry{}, err.Error()
 	}
-	e := dediboxEntry{id: keyOf(r.ID), email: keyOf(r.Email), order: orderOf(dediboxAccountID(r.Email)),
-		off: l.off, size: uint32(len(l.data)), line: uint32(l.num)}
+	e := dediboxEntry{recordHead: recordHead{id: keyOf(r.ID), line: uint32(l.num)}, email: keyOf(r.Email),
+		order: orderOf(dediboxAccountID(r.Email)), off: l.off, size: uint32(len(l.data))}
 	if r.LinkedScalewayID != "" {
 		e.link, e.linked = keyOf(r.LinkedScalewayID), true
 	}
@@ -291,8 +306,8 @@ func parseScalewayEntry(l rawLine) (scalewayEntry, []key, string) {
 	for _, c := range r.WebAuthn {
 		creds = append(creds, keyOf(string(c.ID)))
 	}
-	return scalewayEntry{id: keyOf(r.ID), email: keyOf(r.Email), order: orderOf(scalewayAccountID(r.ID)),
-		off: l.off, size: uint32(len(l.data)), line: uint32(l.num)}, creds, ""
+	return scalewayEntry{recordHead: recordHead{id: keyOf(r.ID), line: uint32(l.num)}, email: keyOf(r.Email),
+		order: orderOf(scalewayAccountID(r.ID)), off: l.off, size: uint32(len(l.data))}, creds, ""
 }
 
 // resolve refuses the records that conflict with others, then groups the
@@ -314,20 +329,8 @@ func parseScalewayEntry(l rawLine) (scalewayEntry, []key, string) {
 func (ix *index) resolve() {
 	nd, ns := uint32(ix.dedibox.n), uint32(ix.scaleway.n)
 
-	byID := sortedIndexes(ns, func(a, b uint32) int {
-		return cmp.Or(ix.scaleway.at(a).id.compare(ix.scaleway.at(b).id), cmp.Compare(a, b))
-	})
-	var first *scalewayEntry
-	for i, n := range byID {
-		cur := ix.scaleway.at(n)
-		if i == 0 || cur.id != first.id {
-			first = cur
-			continue
-		}
-		cur.dead = true
-		ix.reject(fileScaleway, int(cur.line), fmt.Sprintf("duplicate id (first at line %d)", first.line))
-	}
-	ix.rejectDuplicateDedibox(nd)
+	byID := ix.rejectRepeatedIDs(fileScaleway, ns, func(i uint32) *recordHead { return &ix.scaleway.at(i).recordHead })
+	ix.rejectRepeatedIDs(fileDedibox, nd, func(i uint32) *recordHead { return &ix.dedibox.at(i).recordHead })
 	ix.rejectDuplicateCredentials()
 
 	// Live Scaleway records by id and by email, for the Dedibox links.
@@ -349,21 +352,22 @@ func (ix *index) resolve() {
 	ix.groups = ix.group(byID, byEmail)
 }
 
-// rejectDuplicateDedibox refuses Dedibox lines repeating an earlier id.
-func (ix *index) rejectDuplicateDedibox(nd uint32) {
-	byID := sortedIndexes(nd, func(a, b uint32) int {
-		return cmp.Or(ix.dedibox.at(a).id.compare(ix.dedibox.at(b).id), cmp.Compare(a, b))
-	})
-	var first *dediboxEntry
-	for i, n := range byID {
-		cur := ix.dedibox.at(n)
+// rejectRepeatedIDs refuses the lines of file repeating an earlier line's
+// id, among its n records (head gives record i's), and returns the records
+// sorted by id, ties in line order.
+func (ix *index) rejectRepeatedIDs(file int, n uint32, head func(i uint32) *recordHead) []uint32 {
+	byID := sortedIndexes(n, func(a, b uint32) int { return cmp.Or(head(a).id.compare(head(b).id), cmp.Compare(a, b)) })
+	var first *recordHead
+	for i, r := range byID {
+		cur := head(r)
 		if i == 0 || cur.id != first.id {
 			first = cur
 			continue
 		}
 		cur.dead = true
-		ix.reject(fileDedibox, int(cur.line), fmt.Sprintf("duplicate id (first at line %d)", first.line))
+		ix.reject(file, int(cur.line), fmt.Sprintf("duplicate id (first at line %d)", first.line))
 	}
+	return byID
 }
 
 // rejectDuplicateCredentials refuses a Scaleway record holding a credential
@@ -416,6 +420,14 @@ func (g *groups) count() int { return len(g.start) - 1 }
 // nodesOf returns group g's nodes, Scaleway ones first, each source in line
 // order.
 func (g *groups) nodesOf(n int) []uint32 { return g.members[g.start[n]:g.start[n+1]] }
+
+// record is the file and the index in it of node's record.
+func (g *groups) record(node uint32) (file int, i uint32) {
+	if node >= g.nS {
+		return fileDedibox, node - g.nS
+	}
+	return fileScaleway, node
+}
 
 // group joins records into unified accounts with a union-find (CONTRACT §8):
 //   - a Dedibox record joins the Scaleway record it is linked to (rule 1);
@@ -576,27 +588,17 @@ type location struct {
 	idTag uint64 // the first bytes of the id's key: the line read back must be the same record
 }
 
-func tagOf(k key) uint64 {
-	return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
-		uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(k[7])
-}
+func tagOf(k key) uint64 { return binary.BigEndian.Uint64(k[:8]) }
 
-// compact replaces the records' keys by their locations, chunk by chunk
-// (never holding both whole), for the second pass of a run.
+// compact replaces the records' keys by their locations, for the second
+// pass of a run.
 func (ix *index) compact() {
-	for k, chunk := range ix.dedibox.chunks {
-		for _, e := range chunk {
-			ix.locs[fileDedibox].add(location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)})
-		}
-		ix.dedibox.chunks[k] = nil
-	}
-	for k, chunk := range ix.scaleway.chunks {
-		for _, e := range chunk {
-			ix.locs[fileScaleway].add(location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)})
-		}
-		ix.scaleway.chunks[k] = nil
-	}
-	ix.dedibox, ix.scaleway = chunked[dediboxEntry]{}, chunked[scalewayEntry]{}
+	moveInto(&ix.dedibox, &ix.locs[fileDedibox], func(e *dediboxEntry) location {
+		return location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)}
+	})
+	moveInto(&ix.scaleway, &ix.locs[fileScaleway], func(e *scalewayEntry) location {
+		return location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)}
+	})
 }
 
 // verifyRecord is what verify keeps of a record once the groups are made;
@@ -610,17 +612,22 @@ type verifyRecord struct {
 
 // compactForVerify is compact for verify, which matches records by id.
 func (ix *index) compactForVerify() {
-	for k, chunk := range ix.dedibox.chunks {
-		for _, e := range chunk {
-			ix.vrecs[fileDedibox].add(verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line})
+	moveInto(&ix.dedibox, &ix.vrecs[fileDedibox], func(e *dediboxEntry) verifyRecord {
+		return verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line}
+	})
+	moveInto(&ix.scaleway, &ix.vrecs[fileScaleway], func(e *scalewayEntry) verifyRecord {
+		return verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line}
+	})
+}
+
+// moveInto empties src into dst, converting each record, chunk by chunk:
+// the two are never both held whole.
+func moveInto[E, T any](src *chunked[E], dst *chunked[T], convert func(*E) T) {
+	for k, chunk := range src.chunks {
+		for i := range chunk {
+			dst.add(convert(&chunk[i]))
 		}
-		ix.dedibox.chunks[k] = nil
+		src.chunks[k] = nil
 	}
-	for k, chunk := range ix.scaleway.chunks {
-		for _, e := range chunk {
-			ix.vrecs[fileScaleway].add(verifyRecord{id: e.id, off: e.off, size: e.size, line: e.line})
-		}
-		ix.scaleway.chunks[k] = nil
-	}
-	ix.dedibox, ix.scaleway = chunked[dediboxEntry]{}, chunked[scalewayEntry]{}
+	*src = chunked[E]{}
 }

@@ -278,6 +278,10 @@ func reasonOf(err, sentinel error) string {
 	return strings.TrimPrefix(s, "accounts: ")
 }
 
+// base32NoPadding decodes TOTP secrets; WithPadding copies the encoding on
+// every call, so it is made once, not per record.
+var base32NoPadding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
 // totpSecret reads a base32 TOTP secret as authenticator apps write it
 // (any case, spaces, optional padding) and returns its canonical form.
 func (p *fieldParser) totpSecret(name string) string {
@@ -286,7 +290,7 @@ func (p *fieldParser) totpSecret(name string) string {
 		return ""
 	}
 	canon := strings.TrimRight(strings.ToUpper(strings.ReplaceAll(s, " ", "")), "=")
-	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(canon)
+	raw, err := base32NoPadding.DecodeString(canon)
 	switch {
 	case err != nil:
 		p.fail("invalid %s: not base32", name)
@@ -358,16 +362,9 @@ func (p *fieldParser) list(name string) [][]byte {
 // credentials reads webauthn_credentials: ids and public keys in base64url
 // without padding (CONTRACT §8), the AAGUID as a UUID or in base64url.
 func (p *fieldParser) credentials(name string) []Credential {
-	items := p.list(name)
 	var out []Credential
 	seen := map[string]bool{}
-	for i, item := range items {
-		obj, err := splitObject(item)
-		if err != nil {
-			p.fail("%s[%d] is not a JSON object", name, i)
-			return nil
-		}
-		q := fieldParser{obj: obj}
+	p.objects(name, func(q *fieldParser) {
 		c := Credential{
 			ID:         q.base64url("id", true, accounts.MaxCredentialIDBytes),
 			PublicKey:  q.base64url("public_key", true, maxPublicKeyBytes),
@@ -375,18 +372,35 @@ func (p *fieldParser) credentials(name string) []Credential {
 			AAGUID:     q.aaguid("aaguid"),
 			Transports: q.strings("transports"),
 		}
+		switch {
+		case q.err != nil:
+		case seen[string(c.ID)]:
+			q.fail("credential id appears twice")
+		default:
+			seen[string(c.ID)] = true
+			out = append(out, c)
+		}
+	})
+	return out
+}
+
+// objects reads an optional array of objects, handing each to read with a
+// parser of its own; the first problem that parser keeps refuses the line,
+// as that of name[i].
+func (p *fieldParser) objects(name string, read func(q *fieldParser)) {
+	for i, item := range p.list(name) {
+		obj, err := splitObject(item)
+		if err != nil {
+			p.fail("%s[%d] is not a JSON object", name, i)
+			return
+		}
+		q := fieldParser{obj: obj}
+		read(&q)
 		if q.err != nil {
 			p.fail("%s[%d]: %s", name, i, q.err.Reason)
-			return nil
+			return
 		}
-		if seen[string(c.ID)] {
-			p.fail("%s[%d]: credential id appears twice", name, i)
-			return nil
-		}
-		seen[string(c.ID)] = true
-		out = append(out, c)
 	}
-	return out
 }
 
 // base64url decodes a base64url string without padding (RFC 4648 §5; the
@@ -463,35 +477,24 @@ func (p *fieldParser) strings(name string) []string {
 
 // organizations reads the Scaleway organizations of an account.
 func (p *fieldParser) organizations(name string) []Organization {
-	items := p.list(name)
 	var out []Organization
 	seen := map[string]bool{}
-	for i, item := range items {
-		obj, err := splitObject(item)
-		if err != nil {
-			p.fail("%s[%d] is not a JSON object", name, i)
-			return nil
-		}
-		q := fieldParser{obj: obj}
+	p.objects(name, func(q *fieldParser) {
 		o := Organization{ID: q.id("id", true), Role: q.optString("role")}
 		o.Name, _ = q.str("name", false)
 		switch {
 		case q.err != nil:
-			p.fail("%s[%d]: %s", name, i, q.err.Reason)
-			return nil
 		case len(o.Name) > maxNameBytes || strings.ContainsFunc(o.Name, unicode.IsControl):
-			p.fail("%s[%d]: name longer than %d bytes or with a control character", name, i, maxNameBytes)
-			return nil
+			q.fail("name longer than %d bytes or with a control character", maxNameBytes)
 		case o.Role != "owner" && o.Role != "admin" && o.Role != "member":
-			p.fail("%s[%d]: role is not owner, admin or member", name, i)
-			return nil
+			q.fail("role is not owner, admin or member")
 		case seen[o.ID]:
-			p.fail("%s[%d]: organization appears twice", name, i)
-			return nil
+			q.fail("organization appears twice")
+		default:
+			seen[o.ID] = true
+			out = append(out, o)
 		}
-		seen[o.ID] = true
-		out = append(out, o)
-	}
+	})
 	return out
 }
 

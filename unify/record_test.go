@@ -55,14 +55,7 @@ var dediboxLines = []struct{ line, reason string }{
 func TestParseDediboxLine(t *testing.T) {
 	for _, tc := range dediboxLines {
 		r, err := ParseDediboxLine([]byte(tc.line))
-		switch {
-		case tc.reason == "" && err != nil:
-			t.Errorf("%s\n  refused: %v", tc.line, err)
-		case tc.reason != "" && err == nil:
-			t.Errorf("%s\n  accepted, want %q", tc.line, tc.reason)
-		case tc.reason != "" && !strings.HasPrefix(err.Error(), tc.reason):
-			t.Errorf("%s\n  reason %q, want %q", tc.line, err, tc.reason)
-		case err == nil && (r.Email != "a@example.com" || r.PasswordHash != bcryptOK):
+		if checkOutcome(t, tc.line, tc.reason, err) && (r.Email != "a@example.com" || r.PasswordHash != bcryptOK) {
 			t.Errorf("%s\n  parsed %+v", tc.line, r)
 		}
 	}
@@ -110,14 +103,7 @@ var scalewayLines = []struct{ line, reason string }{
 func TestParseScalewayLine(t *testing.T) {
 	for _, tc := range scalewayLines {
 		_, err := ParseScalewayLine([]byte(tc.line))
-		switch {
-		case tc.reason == "" && err != nil:
-			t.Errorf("%s\n  refused: %v", tc.line, err)
-		case tc.reason != "" && err == nil:
-			t.Errorf("%s\n  accepted, want %q", tc.line, tc.reason)
-		case tc.reason != "" && !strings.HasPrefix(err.Error(), tc.reason):
-			t.Errorf("%s\n  reason %q, want %q", tc.line, err, tc.reason)
-		}
+		checkOutcome(t, tc.line, tc.reason, err)
 	}
 	r, err := ParseScalewayLine([]byte(scalewayLines[7].line))
 	if err != nil {
@@ -132,6 +118,22 @@ func TestParseScalewayLine(t *testing.T) {
 	if a := r.WebAuthn[0].AAGUID; len(a) != 16 || a[0] != 0xad {
 		t.Errorf("base64url aaguid %x", a)
 	}
+}
+
+// checkOutcome checks that line was refused for reason (a prefix of the
+// refusal), or accepted when reason is "", and reports whether it was
+// rightly accepted.
+func checkOutcome(t *testing.T, line, reason string, err error) (accepted bool) {
+	t.Helper()
+	switch {
+	case reason == "" && err != nil:
+		t.Errorf("%s\n  refused: %v", line, err)
+	case reason != "" && err == nil:
+		t.Errorf("%s\n  accepted, want %q", line, reason)
+	case reason != "" && !strings.HasPrefix(err.Error(), reason):
+		t.Errorf("%s\n  reason %q, want %q", line, err, reason)
+	}
+	return reason == "" && err == nil
 }
 
 // FuzzParseDediboxLine: any input is refused or gives a record the store

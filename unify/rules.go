@@ -2,6 +2,7 @@ package unify
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"time"
 
@@ -41,6 +42,32 @@ type scalewayLine struct {
 type accountGroup struct {
 	dedibox  []dediboxLine
 	scaleway []scalewayLine // sorted by id
+}
+
+// groupRecord is one record of a group, as the store names it.
+type groupRecord struct {
+	file int // fileDedibox or fileScaleway
+	ref  accounts.LegacyRef
+	line int
+	raw  []byte
+}
+
+// records yields g's records, the Dedibox ones first.
+func (g *accountGroup) records() iter.Seq[groupRecord] {
+	return func(yield func(groupRecord) bool) {
+		for _, d := range g.dedibox {
+			ref := accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID}
+			if !yield(groupRecord{file: fileDedibox, ref: ref, line: d.line, raw: d.raw}) {
+				return
+			}
+		}
+		for _, s := range g.scaleway {
+			ref := accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID}
+			if !yield(groupRecord{file: fileScaleway, ref: ref, line: s.line, raw: s.raw}) {
+				return
+			}
+		}
+	}
 }
 
 // plan is a unified account as the rules make it, before sealing and

@@ -287,10 +287,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 1: the same email in another case joins",
 		dedibox:  []string{ded("d1", "  Alice.Smith@Example.COM ")},
 		scaleway: []string{scw("s1", "alice.smith@example.com")},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			s := stateOf(t, st, "alice.smith@example.com")
 			if !slices.Equal(s.consoleIDs("dedibox"), []string{"d1"}) || !slices.Equal(s.consoleIDs("scaleway"), []string{"s1"}) {
@@ -345,10 +342,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 2: the Scaleway password where there is a Scaleway account",
 		dedibox:  []string{ded("d1", "carol@example.com")},
 		scaleway: []string{scw("s1", "carol@example.com")},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			stateOf(t, st, "carol@example.com").login(t, scalewayPassword)
 		},
@@ -357,10 +351,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 2: a Scaleway account without a password keeps the Dedibox one",
 		dedibox:  []string{ded("d1", "dan@example.com")},
 		scaleway: []string{scw("s1", "dan@example.com", "password_hash", nil)},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			stateOf(t, st, "dan@example.com").login(t, dediboxPassword)
 		},
@@ -383,10 +374,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 3: the Scaleway second factors take precedence",
 		dedibox:  []string{ded("d1", "fay@example.com", "totp_secret", dediboxTOTP)},
 		scaleway: []string{scw("s1", "fay@example.com", "totp_secret", strings.ToLower(scalewayTOTP), "webauthn_credentials", passkey())},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			s := stateOf(t, st, "fay@example.com")
 			s.totpWorks(t, scalewayTOTP)
@@ -407,10 +395,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 3: else the Dedibox TOTP is carried over, SMS beside it drops silently",
 		dedibox:  []string{ded("d1", "gus@example.com", "totp_secret", "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp", "sms_mfa_phone", "+33600000000")},
 		scaleway: []string{scw("s1", "gus@example.com")},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			s := stateOf(t, st, "gus@example.com")
 			s.totpWorks(t, dediboxTOTP)
@@ -443,10 +428,7 @@ var ruleCases = []ruleCase{
 		name:     "rule 3: SMS beside a Scaleway passkey drops silently",
 		dedibox:  []string{ded("d1", "jan@example.com", "sms_mfa_phone", "+33600000003")},
 		scaleway: []string{scw("s1", "jan@example.com", "webauthn_credentials", passkey())},
-		report: func(r *Report) {
-			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
-			r.Situations.ScalewayAccount = 1
-		},
+		report:   oneJoined,
 		check: func(t *testing.T, st *testStore) {
 			if s := stateOf(t, st, "jan@example.com"); s.acct.MFAEnrollRequired || len(s.passkeys) != 1 {
 				t.Errorf("%+v, %d passkeys; want the passkey, no enrollment", s.acct, len(s.passkeys))
@@ -570,6 +552,12 @@ var ruleCases = []ruleCase{
 			}
 		},
 	},
+}
+
+// oneJoined is the report of one Dedibox record joining one Scaleway record.
+func oneJoined(r *Report) {
+	r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts, r.NotificationsQueued = 1, 1, 1, 1
+	r.Situations.ScalewayAccount = 1
 }
 
 func (n *noticeRow) has(s string) bool { return strings.Contains(n.text, s) }

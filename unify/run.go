@@ -1,11 +1,13 @@
 package unify
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,12 +71,7 @@ func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
 	prog := newProgress(opts.Progress, opts.ProgressEvery)
 	defer prog.stop()
 
-	total, err := fileSizes(opts.DediboxPath, opts.ScalewayPath)
-	if err != nil {
-		return nil, err
-	}
-	prog.phase("reading", "bytes", total)
-	ix, err := buildIndex(ctx, opts.DediboxPath, opts.ScalewayPath, prog.add)
+	ix, err := buildIndex(ctx, opts.DediboxPath, opts.ScalewayPath, prog)
 	if err != nil {
 		return nil, fmt.Errorf("unify: %w", err)
 	}
@@ -107,18 +104,6 @@ func (o *Options) check() error {
 		o.BatchSize = 250
 	}
 	return nil
-}
-
-func fileSizes(paths ...string) (int64, error) {
-	var total int64
-	for _, p := range paths {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return 0, fmt.Errorf("unify: %w", err)
-		}
-		total += fi.Size()
-	}
-	return total, nil
 }
 
 // runner is the second pass: it reads each group's lines back, applies the
@@ -245,10 +230,7 @@ func (r *runner) produce(ctx context.Context, batches chan<- []*plan) error {
 func (r *runner) readGroup(files [2]*os.File, nodes []uint32) (*accountGroup, error) {
 	grp := &accountGroup{}
 	for _, node := range nodes {
-		file, i := fileScaleway, node
-		if node >= r.ix.groups.nS {
-			file, i = fileDedibox, node-r.ix.groups.nS
-		}
+		file, i := r.ix.groups.record(node)
 		loc := r.ix.locs[file].at(i)
 		raw := make([]byte, loc.size)
 		if _, err := files[file].ReadAt(raw, loc.off); err != nil {
@@ -341,11 +323,8 @@ func lookupQuery(batch []*plan) accounts.UnifyQuery {
 		for _, c := range p.consoles {
 			q.Consoles = append(q.Consoles, accounts.ConsoleRef{Console: c.Console, ExternalID: c.ExternalID})
 		}
-		for _, d := range p.group.dedibox {
-			q.Records = append(q.Records, accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID})
-		}
-		for _, s := range p.group.scaleway {
-			q.Records = append(q.Records, accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID})
+		for rec := range p.group.records() {
+			q.Records = append(q.Records, rec.ref)
 		}
 		for _, c := range p.webauthn {
 			q.Credentials = append(q.Credentials, c.ID)
@@ -374,9 +353,9 @@ func (r *runner) decide(p *plan, found *accounts.UnifyFound) (reason string, isN
 			return fmt.Sprintf("%s account %s already belongs to account %s", c.Console, c.ExternalID, owner), false
 		}
 	}
-	for _, ref := range recordRefs(p) {
-		if owner, ok := found.RecordOwners[ref]; ok {
-			return fmt.Sprintf("%s record %s already imported into account %s", ref.Source, ref.RecordID, owner), false
+	for rec := range p.group.records() {
+		if owner, ok := found.RecordOwners[rec.ref]; ok {
+			return fmt.Sprintf("%s record %s already imported into account %s", rec.ref.Source, rec.ref.RecordID, owner), false
 		}
 	}
 	for _, c := range p.webauthn {
@@ -387,37 +366,22 @@ func (r *runner) decide(p *plan, found *accounts.UnifyFound) (reason string, isN
 	return "", true
 }
 
-func recordRefs(p *plan) []accounts.LegacyRef {
-	var out []accounts.LegacyRef
-	for _, d := range p.group.dedibox {
-		out = append(out, accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID})
-	}
-	for _, s := range p.group.scaleway {
-		out = append(out, accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID})
-	}
-	return out
-}
-
 // sameRecords reports whether the account stored holds exactly p's records,
-// line for line.
+// line for line. A group holds a few records, and each of a re-run's
+// accounts comes here: a scan, not a map per account.
 func (r *runner) sameRecords(p *plan, stored []accounts.LegacyRecord) bool {
-	want := map[accounts.LegacyRef][]byte{}
-	for _, d := range p.group.dedibox {
-		want[accounts.LegacyRef{Source: accounts.SourceDedibox, RecordID: d.rec.ID}] = d.raw
-	}
-	for _, s := range p.group.scaleway {
-		want[accounts.LegacyRef{Source: accounts.SourceScaleway, RecordID: s.rec.ID}] = s.raw
-	}
-	if len(stored) != len(want) {
+	if len(stored) != len(p.group.dedibox)+len(p.group.scaleway) {
 		return false
 	}
-	for _, rec := range stored {
-		raw, ok := want[accounts.LegacyRef{Source: rec.Source, RecordID: rec.RecordID}]
-		if !ok {
+	for rec := range p.group.records() {
+		i := slices.IndexFunc(stored, func(s accounts.LegacyRecord) bool {
+			return s.Source == rec.ref.Source && s.RecordID == rec.ref.RecordID
+		})
+		if i < 0 {
 			return false
 		}
-		got, err := r.seal.openRecord(rec.Source, rec.RecordID, rec.RawSealed)
-		if err != nil || string(got) != string(raw) {
+		got, err := r.seal.openRecord(rec.ref.Source, rec.ref.RecordID, stored[i].RawSealed)
+		if err != nil || !bytes.Equal(got, rec.raw) {
 			return false
 		}
 	}
@@ -462,13 +426,9 @@ func (r *runner) unified(p *plan) (*accounts.UnifiedAccount, error) {
 	if p.totp != "" {
 		u.TOTPSealed = r.seal.totp.Seal([]byte(p.totp), []byte(p.account.ID))
 	}
-	for _, d := range p.group.dedibox {
-		u.Records = append(u.Records, accounts.LegacyRecord{Source: accounts.SourceDedibox, RecordID: d.rec.ID,
-			Line: int64(d.line), RawSealed: r.seal.sealRecord(accounts.SourceDedibox, d.rec.ID, d.raw)})
-	}
-	for _, s := range p.group.scaleway {
-		u.Records = append(u.Records, accounts.LegacyRecord{Source: accounts.SourceScaleway, RecordID: s.rec.ID,
-			Line: int64(s.line), RawSealed: r.seal.sealRecord(accounts.SourceScaleway, s.rec.ID, s.raw)})
+	for rec := range p.group.records() {
+		u.Records = append(u.Records, accounts.LegacyRecord{Source: rec.ref.Source, RecordID: rec.ref.RecordID,
+			Line: int64(rec.line), RawSealed: r.seal.sealRecord(rec.ref.Source, rec.ref.RecordID, rec.raw)})
 	}
 	p.notice.SignInURL = r.opts.SignInURL
 	notice, err := newNotice(p)
@@ -519,11 +479,8 @@ func (r *runner) tally(batch []*plan, conflicts map[*plan]string, queued int) {
 	for _, p := range batch {
 		records += len(p.group.dedibox) + len(p.group.scaleway)
 		if reason, ok := conflicts[p]; ok {
-			for _, d := range p.group.dedibox {
-				rep.Rejected = append(rep.Rejected, Rejection{File: r.ix.files[fileDedibox], Line: d.line, Reason: reason})
-			}
-			for _, s := range p.group.scaleway {
-				rep.Rejected = append(rep.Rejected, Rejection{File: r.ix.files[fileScaleway], Line: s.line, Reason: reason})
+			for rec := range p.group.records() {
+				rep.Rejected = append(rep.Rejected, Rejection{File: r.ix.files[rec.file], Line: rec.line, Reason: reason})
 			}
 			continue
 		}

@@ -75,12 +75,7 @@ func Verify(ctx context.Context, store RecordSource, opts VerifyOptions) (*Verif
 	}
 	prog := newProgress(opts.Progress, opts.ProgressEvery)
 	defer prog.stop()
-	total, err := fileSizes(opts.DediboxPath, opts.ScalewayPath)
-	if err != nil {
-		return nil, err
-	}
-	prog.phase("reading", "bytes", total)
-	ix, err := buildIndex(ctx, opts.DediboxPath, opts.ScalewayPath, prog.add)
+	ix, err := buildIndex(ctx, opts.DediboxPath, opts.ScalewayPath, prog)
 	if err != nil {
 		return nil, fmt.Errorf("unify: verify: %w", err)
 	}
@@ -269,10 +264,8 @@ func (v *verifier) checkPartition() {
 
 // where names a record by file and line.
 func (v *verifier) where(node uint32) string {
-	if node >= v.ix.groups.nS {
-		return fmt.Sprintf("%s:%d", v.ix.files[fileDedibox], v.ix.vrecs[fileDedibox].at(node-v.ix.groups.nS).line)
-	}
-	return fmt.Sprintf("%s:%d", v.ix.files[fileScaleway], v.ix.vrecs[fileScaleway].at(node).line)
+	file, i := v.ix.groups.record(node)
+	return fmt.Sprintf("%s:%d", v.ix.files[file], v.ix.vrecs[file].at(i).line)
 }
 
 // WriteText writes the result for people: the differences, the refused

@@ -42,19 +42,20 @@ func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer)
 // (nil: cfg.Listen) and the operator listener on cfg.Metrics.Listen. ready,
 // when not nil, is called with the bound public address once listening.
 func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store, acc accounts.Store, logger *slog.Logger, ln net.Listener, ready func(addr string)) error {
-	signer, err := upstreams.NewSigner(cfg.SigningKey(), cfg.Public().String(), time.Now)
-	if err != nil {
+	// A listener given by the caller is ours: closed when nothing will serve on it.
+	fail := func(err error) error {
 		if ln != nil {
 			ln.Close()
 		}
-		return fmt.Errorf("signing key: %w", err)
+		return err
+	}
+	signer, err := upstreams.NewSigner(cfg.SigningKey(), cfg.Public().String(), time.Now)
+	if err != nil {
+		return fail(fmt.Errorf("signing key: %w", err))
 	}
 	mailer, err := newMailer(cfg, acc, logger)
 	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return fmt.Errorf("mail: %w", err)
+		return fail(fmt.Errorf("mail: %w", err))
 	}
 	reg := gateway.NewMetricsRegistry()
 	gw, err := gateway.New(gateway.Deps{
@@ -68,10 +69,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		Mailer:   mailer,
 	})
 	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return err
+		return fail(err)
 	}
 	// The outbox sender runs beside the server and stops with it.
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
@@ -94,8 +92,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	if cfg.Metrics.Listen != "" {
 		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("listen %s (metrics): %w", cfg.Metrics.Listen, err)
+			return fail(fmt.Errorf("listen %s (metrics): %w", cfg.Metrics.Listen, err))
 		}
 		servers = append(servers, gateway.NewHTTPServer(gw.MetricsHandler(reg), logger))
 		listeners = append(listeners, mln)

@@ -1,21 +1,19 @@
 package ssotest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"unigate/internal/testcert"
 )
 
 // serverTLS is a self-signed certificate for 127.0.0.1 and localhost, and a
@@ -28,28 +26,7 @@ type serverTLS struct {
 
 func newServerTLS(tb testing.TB) *serverTLS {
 	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatalf("ssotest: TLS key: %v", err)
-	}
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "ssotest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatalf("ssotest: TLS certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, key, err := testcert.SelfSigned("ssotest")
 	if err != nil {
 		tb.Fatalf("ssotest: TLS certificate: %v", err)
 	}
@@ -62,11 +39,11 @@ func newServerTLS(tb testing.TB) *serverTLS {
 	tb.Cleanup(transport.CloseIdleConnections)
 	return &serverTLS{
 		config: &tls.Config{
-			Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}},
+			Certificates: []tls.Certificate{{Certificate: [][]byte{cert.Raw}, PrivateKey: key, Leaf: cert}},
 			MinVersion:   tls.VersionTLS12,
 		},
 		client:  &http.Client{Transport: transport, Timeout: 10 * time.Second},
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Options configures Generate.
@@ -439,7 +441,7 @@ func (g *generator) uuid() string {
 	g.fill(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuid.UUID(b).String()
 }
 
 const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
