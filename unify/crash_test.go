@@ -8,9 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"unigate/accounts"
 	"unigate/unify/unifygen"
@@ -39,7 +42,11 @@ func crashChild() int {
 	defer st.Close()
 	opts := testOptions(os.Getenv("UNIFY_DEDIBOX"), os.Getenv("UNIFY_SCALEWAY"))
 	opts.Workers, opts.BatchSize = 3, 8
-	rep, err := Run(ctx, &announcingStore{st.(Store)}, opts)
+	var store Store = &announcingStore{st.(Store)}
+	if os.Getenv(crashLoadEnv) == "1" {
+		store = &announcingLoader{st.(Store)}
+	}
+	rep, err := Run(ctx, store, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -144,4 +151,186 @@ func countRows(t *testing.T, st *testStore, table string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// batchesOnly hides the store's Loader: Run writes in batches.
+type batchesOnly struct{ Store }
+
+// loadCounter counts the loads a store starts.
+type loadCounter struct {
+	Store
+	loads int
+}
+
+func (c *loadCounter) UnifyBeginLoad(ctx context.Context) (accounts.UnifyLoad, error) {
+	l, err := c.Store.(Loader).UnifyBeginLoad(ctx)
+	if l != nil {
+		c.loads++
+	}
+	return l, err
+}
+
+// announcingLoader is announcingStore for a run that loads.
+type announcingLoader struct{ Store }
+
+func (a *announcingLoader) UnifyBeginLoad(ctx context.Context) (accounts.UnifyLoad, error) {
+	l, err := a.Store.(Loader).UnifyBeginLoad(ctx)
+	if l == nil || err != nil {
+		return l, err
+	}
+	return announcingLoad{l}, nil
+}
+
+type announcingLoad struct{ accounts.UnifyLoad }
+
+func (a announcingLoad) Write(ctx context.Context, b []accounts.UnifiedAccount) (int, error) {
+	n, err := a.UnifyLoad.Write(ctx, b)
+	if err == nil {
+		fmt.Println("written")
+	}
+	return n, err
+}
+
+// TestLoadAndBatchesAgree: a first run into an empty PostgreSQL store
+// loads in one transaction; the store and the report it ends with are
+// those of a run writing in batches.
+func TestLoadAndBatchesAgree(t *testing.T) {
+	d, s, exp := generate(t, unifygen.Options{Dedibox: 600, Scaleway: 400, Malformed: 3, Seed: 7})
+	loaded, batched := newTestStore(t, accounts.DriverPostgres), newTestStore(t, accounts.DriverPostgres)
+	counter := &loadCounter{Store: loaded.unify()}
+	repLoaded := mustRun(t, counter, testOptions(d, s))
+	repBatched := mustRun(t, batchesOnly{batched.unify()}, testOptions(d, s))
+	if counter.loads != 1 {
+		t.Fatalf("%d loads, want 1", counter.loads)
+	}
+	if diff := sameReport(*repLoaded, *repBatched, true); diff != "" {
+		t.Errorf("the load's report differs from the batches':\n%s", diff)
+	}
+	if diff := sameReport(*repLoaded, expectedReport(exp, d, s), false); diff != "" {
+		t.Errorf("the load's report differs from the generator's:\n%s", diff)
+	}
+	if got, want := dump(t, loaded), dump(t, batched); got != want {
+		t.Errorf("store after a load differs from the batches':\n%s", diffLines(want, got))
+	}
+	// A re-run finds everything, loads nothing and changes nothing.
+	rep := mustRun(t, counter, testOptions(d, s))
+	if counter.loads != 1 || rep.NotificationsQueued != 0 || rep.UnifiedAccounts != exp.UnifiedAccounts {
+		t.Errorf("re-run: %d loads, %d queued, %d accounts", counter.loads, rep.NotificationsQueued, rep.UnifiedAccounts)
+	}
+	if got, want := dump(t, loaded), dump(t, batched); got != want {
+		t.Errorf("store after a re-run differs:\n%s", diffLines(want, got))
+	}
+}
+
+// TestCrashDuringLoad: a load killed with SIGKILL leaves nothing behind
+// (not even its dropped keys: the next run finds an empty store with the
+// schema the migrations made, and loads again), and the run that finishes
+// ends as an uninterrupted one.
+func TestCrashDuringLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	d, s, _ := generate(t, unifygen.Options{Dedibox: 500, Scaleway: 300, Malformed: 4, Seed: 98})
+	clean := newTestStore(t, accounts.DriverPostgres)
+	mustRun(t, batchesOnly{clean.unify()}, testOptions(d, s))
+
+	st := newTestStore(t, accounts.DriverPostgres)
+	fresh := newTestStore(t, accounts.DriverPostgres)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	child := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashLoadEnv+"=1", "UNIFY_DRIVER="+accounts.DriverPostgres,
+			"UNIFY_DSN="+st.dsn, "UNIFY_DEDIBOX="+d, "UNIFY_SCALEWAY="+s)
+		return cmd
+	}
+	for i := range 3 {
+		cmd := child()
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		after := 1 + rng.IntN(20)
+		lines := bufio.NewScanner(stdout)
+		n := 0
+		for n < after && lines.Scan() {
+			n++
+		}
+		if n < after {
+			t.Fatalf("run %d ended after %d batches, before the kill", i+1, n)
+		}
+		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		go io.Copy(io.Discard, stdout)
+		cmd.Wait()
+		if n := waitForNoAccounts(t, st); n != 0 {
+			t.Fatalf("run %d killed after %d batches left %d accounts", i+1, after, n)
+		}
+		if got, want := schemaOf(t, st), schemaOf(t, fresh); got != want {
+			t.Fatalf("schema after run %d was killed differs:\n%s", i+1, diffLines(want, got))
+		}
+	}
+	cmd := child()
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 { // 1: the malformed lines
+		t.Fatalf("final run: exit %d (%v), want 1:\n%s", code, err, out)
+	}
+	if got, want := dump(t, st), dump(t, clean); got != want {
+		t.Errorf("store after killed loads differs from an uninterrupted run's:\n%s", diffLines(want, got))
+	}
+	if got, want := schemaOf(t, st), schemaOf(t, fresh); got != want {
+		t.Errorf("schema after the load differs:\n%s", diffLines(want, got))
+	}
+}
+
+// crashLoadEnv has the crash child announce the batches of a load.
+const crashLoadEnv = "UNIFY_CRASH_LOAD"
+
+// waitForNoAccounts counts the accounts once the killed child's session is
+// gone: the server notices the closed connection and rolls back, which may
+// take a moment; until then the load's locks hold.
+func waitForNoAccounts(tb testing.TB, st *testStore) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, st.dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM accounts").Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// schemaOf is the store's indexes and constraints as the catalog defines
+// them, without the schema's name.
+func schemaOf(tb testing.TB, st *testStore) string {
+	tb.Helper()
+	var lines []string
+	err := openSQL(tb, st.driver, st.dsn)(context.Background(), `
+		SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+		UNION ALL
+		SELECT conname || ': ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END
+		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+		ORDER BY 1`, func(scan func(...any) error) error {
+		var line string
+		if err := scan(&line); err != nil {
+			return err
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var schema string
+	openSQL(tb, st.driver, st.dsn)(context.Background(), "SELECT current_schema()", func(scan func(...any) error) error { return scan(&schema) })
+	return strings.ReplaceAll(strings.Join(lines, "\n"), schema+".", "")
 }

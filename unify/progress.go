@@ -70,6 +70,10 @@ func (p *progress) print() {
 	p.mu.Unlock()
 	done := p.done.Load()
 	elapsed := time.Since(start)
+	if unit == "" { // a phase with nothing to count
+		fmt.Fprintf(p.w, "unify: %s, for %s\n", name, elapsed.Round(time.Second))
+		return
+	}
 	rate := float64(done) / max(elapsed.Seconds(), 1e-3)
 	scale := 1.0
 	if unit == "bytes" {

@@ -40,6 +40,15 @@ type Options struct {
 	BatchSize int
 }
 
+// Loader is what a store may offer besides Store: a first unification
+// into an empty store in one transaction (accounts.UnifyLoad), much faster
+// than batches when the store would otherwise maintain its indexes row by
+// row. UnifyBeginLoad returns nil when the store cannot take one now; Run
+// then writes in batches.
+type Loader interface {
+	UnifyBeginLoad(ctx context.Context) (accounts.UnifyLoad, error)
+}
+
 // Store is what Run needs of the account store (package accounts).
 type Store interface {
 	UnifyLookup(ctx context.Context, q accounts.UnifyQuery) (*accounts.UnifyFound, error)
@@ -78,6 +87,20 @@ func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
 	ix.compact()
 
 	r := &runner{opts: opts, store: store, ix: ix, seal: seal, prog: prog, nextStats: firstStatsRefresh}
+	if loader, ok := store.(Loader); ok && !opts.DryRun {
+		// After the reading phase: the load locks the tables until it
+		// commits.
+		load, err := loader.UnifyBeginLoad(ctx)
+		if errors.Is(err, accounts.ErrLoadUnavailable) {
+			r.warn(fmt.Errorf("%w; writing in batches", err))
+		} else if err != nil {
+			return nil, fmt.Errorf("unify: %w", err)
+		}
+		if load != nil {
+			r.load = load
+			defer load.Abort()
+		}
+	}
 	prog.phase("writing", "records", int64(len(ix.groups.members)))
 	if err := r.run(ctx); err != nil {
 		return nil, err
@@ -121,6 +144,9 @@ type runner struct {
 	// statistics are refreshed next (see refreshStats).
 	nextStats int
 	written   int // accounts written by this run
+	// load, when set, takes every batch (see Loader): the store was empty,
+	// and nothing is looked up.
+	load accounts.UnifyLoad
 	// sawStored is set while the batches find rows already stored (a
 	// re-run, the part a resumed run had done): they are looked up before
 	// they are written (see process).
@@ -135,7 +161,16 @@ const firstStatsRefresh = 2000
 func (r *runner) run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan []*plan, r.opts.Workers)
+	var files [2]*os.File
+	for i, path := range r.ix.files {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
+		defer f.Close()
+		files[i] = f
+	}
+	batches := make(chan groupRange, r.opts.Workers)
 	var wg sync.WaitGroup
 	for range r.opts.Workers {
 		wg.Go(func() {
@@ -143,7 +178,11 @@ func (r *runner) run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					continue // drain
 				}
-				if err := r.process(ctx, b); err != nil {
+				plans, err := r.plans(files, b)
+				if err == nil {
+					err = r.process(ctx, plans)
+				}
+				if err != nil {
 					cancel(err)
 				}
 			}
@@ -162,6 +201,13 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	if r.opts.DryRun {
+		return nil
+	}
+	if r.load != nil {
+		r.prog.phase("building indexes and checking keys", "", 0)
+		if err := r.load.Finish(ctx); err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
 		return nil
 	}
 	// Last, fresh statistics for the gateway's queries on the grown tables,
@@ -186,44 +232,36 @@ func (r *runner) warn(err error) {
 	}
 }
 
-// produce reads the groups in order and sends them in batches.
-func (r *runner) produce(ctx context.Context, batches chan<- []*plan) error {
-	var files [2]*os.File
-	for i, path := range r.ix.files {
-		f, err := os.Open(path)
-		if err != nil {
-			return fmt.Errorf("unify: %w", err)
-		}
-		defer f.Close()
-		files[i] = f
-	}
-	g := &r.ix.groups
-	batch := make([]*plan, 0, r.opts.BatchSize)
-	send := func() error {
+// groupRange is a batch: the groups numbered start to end-1.
+type groupRange struct{ start, end int }
+
+// produce sends the groups in order, in batches. The workers read and
+// parse them: the second reading of the files is most of the Go side's
+// work, and done here it would keep one goroutine busy while the others
+// wait.
+func (r *runner) produce(ctx context.Context, batches chan<- groupRange) error {
+	count := r.ix.groups.count()
+	for start := 0; start < count; start += r.opts.BatchSize {
 		select {
-		case batches <- batch:
-			batch = make([]*plan, 0, r.opts.BatchSize)
-			return nil
+		case batches <- groupRange{start, min(start+r.opts.BatchSize, count)}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	for n := range g.count() {
-		grp, err := r.readGroup(files, g.nodesOf(n))
-		if err != nil {
-			return err
-		}
-		batch = append(batch, planAccount(grp, r.opts.Cutoff))
-		if len(batch) == r.opts.BatchSize {
-			if err := send(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(batch) > 0 {
-		return send()
-	}
 	return nil
+}
+
+// plans reads the batch's groups and applies the rules to each.
+func (r *runner) plans(files [2]*os.File, b groupRange) ([]*plan, error) {
+	plans := make([]*plan, 0, b.end-b.start)
+	for n := b.start; n < b.end; n++ {
+		grp, err := r.readGroup(files, r.ix.groups.nodesOf(n))
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, planAccount(grp, r.opts.Cutoff))
+	}
+	return plans, nil
 }
 
 // readGroup reads and parses the lines of one group's records.
@@ -270,6 +308,19 @@ const maxWriteAttempts = 3
 // a tenth of the database's time in a first run, and the Go side's work to
 // build and read them is saved too.
 func (r *runner) process(ctx context.Context, batch []*plan) error {
+	if r.load != nil {
+		unified, err := r.unifiedBatch(batch)
+		if err != nil {
+			return err
+		}
+		queued, err := r.load.Write(ctx, unified)
+		if err != nil {
+			return fmt.Errorf("unify: %w", err)
+		}
+		r.tally(batch, nil, queued)
+		r.count(len(batch))
+		return nil
+	}
 	if !r.opts.DryRun && !r.sawStored.Load() {
 		queued, err := r.write(ctx, batch, nil)
 		if err == nil {
@@ -404,15 +455,24 @@ func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyF
 	if len(news) == 0 {
 		return 0, nil
 	}
-	batch := make([]accounts.UnifiedAccount, len(news))
-	for i, p := range news {
+	batch, err := r.unifiedBatch(news)
+	if err != nil {
+		return 0, err
+	}
+	return r.store.UnifyWrite(ctx, batch)
+}
+
+// unifiedBatch is unified for each plan.
+func (r *runner) unifiedBatch(plans []*plan) ([]accounts.UnifiedAccount, error) {
+	batch := make([]accounts.UnifiedAccount, len(plans))
+	for i, p := range plans {
 		u, err := r.unified(p)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		batch[i] = *u
 	}
-	return r.store.UnifyWrite(ctx, batch)
+	return batch, nil
 }
 
 // unified is p with its secrets sealed and its notification made.
