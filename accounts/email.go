@@ -54,6 +54,11 @@ func NormalizeEmail(s string) (string, error) {
 // store keeps one spelling per address, so that no second form can slip past
 // a unique index or a lookup (SECURITY.md §10).
 func checkNormalized(email string) error {
+	if plainASCII(email) {
+		// NormalizeEmail's trimming, NFC and lower-casing leave it as it
+		// is: only its checks remain (a million times in a unification).
+		return validateEmail(email)
+	}
 	if n, err := NormalizeEmail(email); err != nil {
 		return err
 	} else if n != email {
@@ -61,6 +66,19 @@ func checkNormalized(email string) error {
 	}
 	return nil
 }
+
+// plainASCII reports whether s is ASCII without upper-case letters and
+// without white space at either end.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return s == "" || !asciiSpace(s[0]) && !asciiSpace(s[len(s)-1])
+}
+
+func asciiSpace(c byte) bool { return c == ' ' || '\t' <= c && c <= '\r' }
 
 // validateEmail checks an already trimmed, NFC, lower-cased address.
 func validateEmail(s string) error {

@@ -204,3 +204,22 @@ func TestBadRuneASCIIFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNormalizedFastPath: the ASCII shortcut of checkNormalized says
+// what NormalizeEmail says, for every ASCII character at each end and in
+// the middle of an address.
+func TestCheckNormalizedFastPath(t *testing.T) {
+	var inputs []string
+	for c := range 128 {
+		ch := string(rune(c))
+		inputs = append(inputs, ch+"a@example.com", "a@example.com"+ch, "a"+ch+"b@example.com", ch)
+	}
+	inputs = append(inputs, "", "A@example.com", "a@EXAMPLE.com", "élodie@example.com", "a@example.com\u00a0")
+	for _, in := range inputs {
+		n, err := NormalizeEmail(in)
+		want := err == nil && n == in
+		if got := checkNormalized(in) == nil; got != want {
+			t.Errorf("checkNormalized(%q) accepts: %v, want %v (NormalizeEmail: %q, %v)", in, got, want, n, err)
+		}
+	}
+}

@@ -323,6 +323,10 @@ func (s *sqlStore) UnifyRefreshStats(ctx context.Context) error {
 	if _, ok := s.db.(*pgDatabase); !ok {
 		return nil
 	}
+	// A load killed after its commit may have left foreign keys to check.
+	if err := s.validateForeignKeys(ctx); err != nil {
+		return err
+	}
 	_, analyzeErr := s.db.exec(ctx, `ANALYZE accounts, console_accounts, totp_credentials, webauthn_credentials,
 		organizations, memberships, legacy_records, outbox`)
 	// ANALYZE's commit is synchronous, but it may be refused (a role that

@@ -38,9 +38,11 @@ type UnifyLoad interface {
 	// for concurrent use: the rows are laid out concurrently and sent one
 	// batch at a time on the load's connection.
 	Write(ctx context.Context, batch []UnifiedAccount) (queued int, err error)
-	// Finish rebuilds what was dropped, refreshes the planner's
-	// statistics, and commits. A unique key the batches broke (which the
-	// unification's rules rule out) fails it, and nothing is written.
+	// Finish rebuilds what was dropped and commits, then refreshes the
+	// planner's statistics. A unique key the batches broke (which the
+	// unification's rules rule out) fails it, and nothing is written. An
+	// error wrapping ErrStatsNotRefreshed comes after the commit: the load
+	// is done.
 	Finish(ctx context.Context) error
 	// Abort rolls the load back, if it has not finished. Safe to call
 	// more than once, and after Finish.
@@ -206,7 +208,8 @@ func (l *pgUnifyLoad) droppable(ctx context.Context) (drop, restore []string, er
 			drop = append(drop, "ALTER TABLE "+table+" DROP CONSTRAINT "+quoted)
 			add := "ALTER TABLE " + table + " ADD CONSTRAINT " + quoted + " " + def
 			if kind == "f" {
-				fkeys = append(fkeys, add)
+				// Checked after the commit (see Finish).
+				fkeys = append(fkeys, add+" NOT VALID")
 			} else {
 				restore = append(restore, add)
 			}
@@ -265,7 +268,10 @@ func (l *pgUnifyLoad) Finish(ctx context.Context) error {
 	if err != nil {
 		return l.s.mapError("UnifyLoad", err)
 	}
-	return nil
+	if err := l.s.validateForeignKeys(ctx); err != nil {
+		return fmt.Errorf("accounts: UnifyLoad: committed, but %w", err)
+	}
+	return l.analyze(ctx)
 }
 
 func (l *pgUnifyLoad) finish(ctx context.Context) error {
@@ -274,14 +280,83 @@ func (l *pgUnifyLoad) finish(ctx context.Context) error {
 			return fmt.Errorf("%s: %w", stmt, err)
 		}
 	}
-	// The gateway's first queries on the grown tables are planned with
-	// statistics of the rows, not of the empty tables.
-	if _, err := l.tx.Exec(ctx, "ANALYZE "+strings.Join(loadLocked, ", ")); err != nil {
-		return err
-	}
 	err := l.tx.Commit(ctx)
 	l.tx = nil
 	return err
+}
+
+// validateForeignKeys checks the foreign keys of the unification's tables
+// that are NOT VALID: those a load put back, two at a time.
+//
+// A load adds its foreign keys back NOT VALID, which is instant and
+// enforced from then on for every new row, and checks the rows it wrote
+// after its commit: VALIDATE CONSTRAINT takes a lock that lets the gateway
+// read and write, and two run at once on two connections, where adding
+// them valid would have checked them one by one with the tables locked. A
+// run killed between the two leaves keys NOT VALID: every later run checks
+// them (UnifyRefreshStats calls this too), and there are none to check
+// otherwise.
+func (s *sqlStore) validateForeignKeys(ctx context.Context) error {
+	var pending []string
+	err := s.db.query(ctx, `
+		SELECT format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I', n.nspname, t.relname, c.conname)
+		FROM pg_constraint c
+		JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+		WHERE c.contype = 'f' AND NOT c.convalidated
+			AND (c.conrelid = ANY ($1::regclass[]) OR c.confrelid = ANY ($1::regclass[]))
+		ORDER BY 1`, []any{loadTables}, func(scan func(...any) error) error {
+		var stmt string
+		if err := scan(&stmt); err != nil {
+			return err
+		}
+		pending = append(pending, stmt)
+		return nil
+	})
+	if err != nil {
+		return s.mapError("validate foreign keys", err)
+	}
+	return s.twoAtATime(pending, func(stmt string) error {
+		if _, err := s.db.exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", stmt, s.mapError("validate foreign keys", err))
+		}
+		return nil
+	})
+}
+
+// twoAtATime runs do for each item on two goroutines and returns the
+// errors it met.
+func (s *sqlStore) twoAtATime(items []string, do func(string) error) error {
+	work := make(chan string, len(items))
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Go(func() {
+			for it := range work {
+				if err := do(it); err != nil && errs[i] == nil {
+					errs[i] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// analyze brings the planner's statistics of the grown tables up to date,
+// two tables at a time, after the commit (ANALYZE holds no lock that
+// stops the gateway). It is not part of the load: a failure is
+// ErrStatsNotRefreshed (autovacuum will analyze them in its own time).
+func (l *pgUnifyLoad) analyze(ctx context.Context) error {
+	return l.s.twoAtATime(loadLocked, func(table string) error {
+		if _, err := l.s.db.exec(ctx, "ANALYZE "+table); err != nil {
+			return fmt.Errorf("%w: %w", ErrStatsNotRefreshed, l.s.mapError("UnifyLoad", err))
+		}
+		return nil
+	})
 }
 
 func (l *pgUnifyLoad) Abort() {

@@ -123,6 +123,31 @@ func TestUnifyLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("killed before its keys were checked", func(t *testing.T) {
+		t.Parallel()
+		// What a load killed between its commit and the check of its
+		// foreign keys leaves; the next run's UnifyRefreshStats checks them.
+		s := newStore(t, postgresUnderTest())
+		before := schemaSnapshot(t, s)
+		if _, err := s.UnifyWrite(ctx, []UnifiedAccount{unifiedFixture("acc-a", "a@example.com", "d-a")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.db.exec(ctx, `ALTER TABLE legacy_records DROP CONSTRAINT legacy_records_account_id_fkey,
+			ADD CONSTRAINT legacy_records_account_id_fkey FOREIGN KEY (account_id) REFERENCES accounts (id)
+			ON DELETE CASCADE NOT VALID`); err != nil {
+			t.Fatal(err)
+		}
+		if got := schemaSnapshot(t, s); !strings.Contains(got, "NOT VALID") {
+			t.Fatalf("no key left to check:\n%s", got)
+		}
+		if err := s.UnifyRefreshStats(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := schemaSnapshot(t, s); got != before {
+			t.Errorf("schema after UnifyRefreshStats differs:\n%s\nwant:\n%s", got, before)
+		}
+	})
+
 	t.Run("aborted", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t, postgresUnderTest())

@@ -60,23 +60,26 @@ const KindUnifyNotice = "unify_notice"
 
 // UnifyNoticeData fills the unify_notice templates: what the unification
 // changed for one account. It names accounts, never a secret.
+//
+// It is stored as JSON in the outbox, a million at once after a
+// unification: what is false or empty is left out of it.
 type UnifyNoticeData struct {
 	Email     string // the unified account's, which signs in
-	SignInURL string // where to sign in; "" leaves the link out
+	SignInURL string `json:",omitempty"` // where to sign in; "" leaves the link out
 
 	// Exactly one of these four says what happened.
-	NothingChanges bool // a Scaleway account without Dedibox records
-	JoinedScaleway bool // the Dedibox account joined its Scaleway account (linked or same email)
-	NewScaleway    bool // no Scaleway account: one was created
-	Merged         bool // several accounts of a console: password and second factors erased
+	NothingChanges bool `json:",omitempty"` // a Scaleway account without Dedibox records
+	JoinedScaleway bool `json:",omitempty"` // the Dedibox account joined its Scaleway account (linked or same email)
+	NewScaleway    bool `json:",omitempty"` // no Scaleway account: one was created
+	Merged         bool `json:",omitempty"` // several accounts of a console: password and second factors erased
 
-	SMSRemoved          bool // SMS was the only second factor: another must be set up
-	NoPassword          bool // no password was imported: sign in by email code and choose one
-	DediboxTOTPKept     bool // the Dedibox authenticator app keeps working
-	DediboxTOTPReplaced bool // the Scaleway second factors replace the Dedibox TOTP
+	SMSRemoved          bool `json:",omitempty"` // SMS was the only second factor: another must be set up
+	NoPassword          bool `json:",omitempty"` // no password was imported: sign in by email code and choose one
+	DediboxTOTPKept     bool `json:",omitempty"` // the Dedibox authenticator app keeps working
+	DediboxTOTPReplaced bool `json:",omitempty"` // the Scaleway second factors replace the Dedibox TOTP
 
-	DediboxAccounts  []string // ids of the Dedibox accounts it holds
-	ScalewayAccounts []string // ids of the Scaleway accounts it holds (the new one for NewScaleway)
+	DediboxAccounts  []string `json:",omitempty"` // ids of the Dedibox accounts it holds
+	ScalewayAccounts []string `json:",omitempty"` // ids of the Scaleway accounts it holds (the new one for NewScaleway)
 }
 
 // AccountExistsData fills the account_exists templates.

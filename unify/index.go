@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"runtime"
@@ -52,12 +53,15 @@ type recordHead struct {
 // dediboxEntry and scalewayEntry are the first pass's view of a record.
 type dediboxEntry struct {
 	recordHead
-	email, link key
-	order       uint64 // orderOf the account id it makes without a Scaleway record
-	off         int64
-	size        uint32
-	linked      bool
+	email key
+	link  key    // of linked_scaleway_account_id; zero when not linked
+	order uint64 // orderOf the account id it makes without a Scaleway record
+	off   int64
+	size  uint32
+	sum   uint32 // lineSum of the line
 }
+
+func (e *dediboxEntry) linked() bool { return e.link != key{} }
 
 type scalewayEntry struct {
 	recordHead
@@ -65,6 +69,7 @@ type scalewayEntry struct {
 	order uint64 // orderOf the account id it makes
 	off   int64
 	size  uint32
+	sum   uint32 // lineSum of the line
 }
 
 // credentialEntry is a WebAuthn credential of a Scaleway record: credential
@@ -290,9 +295,9 @@ func parseDediboxEntry(l rawLine) (dediboxEntry, string) {
 		return dediboxEntry{}, err.Error()
 	}
 	e := dediboxEntry{recordHead: recordHead{id: keyOf(r.ID), line: uint32(l.num)}, email: keyOf(r.Email),
-		order: orderOf(dediboxAccountID(r.Email)), off: l.off, size: uint32(len(l.data))}
+		order: orderOf(dediboxAccountID(r.Email)), off: l.off, size: uint32(len(l.data)), sum: lineSum(l.data)}
 	if r.LinkedScalewayID != "" {
-		e.link, e.linked = keyOf(r.LinkedScalewayID), true
+		e.link = keyOf(r.LinkedScalewayID)
 	}
 	return e, ""
 }
@@ -307,7 +312,7 @@ func parseScalewayEntry(l rawLine) (scalewayEntry, []key, string) {
 		creds = append(creds, keyOf(string(c.ID)))
 	}
 	return scalewayEntry{recordHead: recordHead{id: keyOf(r.ID), line: uint32(l.num)}, email: keyOf(r.Email),
-		order: orderOf(scalewayAccountID(r.ID)), off: l.off, size: uint32(len(l.data))}, creds, ""
+		order: orderOf(scalewayAccountID(r.ID)), off: l.off, size: uint32(len(l.data)), sum: lineSum(l.data)}, creds, ""
 }
 
 // resolve refuses the records that conflict with others, then groups the
@@ -329,19 +334,30 @@ func parseScalewayEntry(l rawLine) (scalewayEntry, []key, string) {
 func (ix *index) resolve() {
 	nd, ns := uint32(ix.dedibox.n), uint32(ix.scaleway.n)
 
+	// The records by email, sorted on a second core while this one sorts
+	// them by id: the refusals below only mark records dead, and the dead
+	// are taken out of the sorted lists after.
+	var scwByEmail, dedByEmail []uint32
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		scwByEmail = sortedIndexes(ns, func(a, b uint32) int {
+			return cmp.Or(ix.scaleway.at(a).email.compare(ix.scaleway.at(b).email), cmp.Compare(a, b))
+		})
+		dedByEmail = sortedIndexes(nd, func(a, b uint32) int {
+			return cmp.Or(ix.dedibox.at(a).email.compare(ix.dedibox.at(b).email), cmp.Compare(a, b))
+		})
+	})
 	byID := ix.rejectRepeatedIDs(fileScaleway, ns, func(i uint32) *recordHead { return &ix.scaleway.at(i).recordHead })
 	ix.rejectRepeatedIDs(fileDedibox, nd, func(i uint32) *recordHead { return &ix.dedibox.at(i).recordHead })
 	ix.rejectDuplicateCredentials()
+	wg.Wait()
 
 	// Live Scaleway records by id and by email, for the Dedibox links.
 	byID = slices.DeleteFunc(byID, func(i uint32) bool { return ix.scaleway.at(i).dead })
-	byEmail := slices.Clone(byID)
-	slices.SortFunc(byEmail, func(a, b uint32) int {
-		return cmp.Or(ix.scaleway.at(a).email.compare(ix.scaleway.at(b).email), cmp.Compare(a, b))
-	})
+	byEmail := slices.DeleteFunc(scwByEmail, func(i uint32) bool { return ix.scaleway.at(i).dead })
 	for i := range nd {
 		e := ix.dedibox.at(i)
-		if e.dead || !e.linked {
+		if e.dead || !e.linked() {
 			continue
 		}
 		if _, ok := slices.BinarySearchFunc(byID, e.link, func(s uint32, k key) int { return ix.scaleway.at(s).id.compare(k) }); !ok {
@@ -349,7 +365,7 @@ func (ix *index) resolve() {
 			ix.reject(fileDedibox, int(e.line), "linked_scaleway_account_id names no valid Scaleway record")
 		}
 	}
-	ix.groups = ix.group(byID, byEmail)
+	ix.groups = ix.group(byID, byEmail, dedByEmail)
 }
 
 // rejectRepeatedIDs refuses the lines of file repeating an earlier line's
@@ -448,7 +464,10 @@ func (g *groups) record(node uint32) (file int, i uint32) {
 // group of several Scaleway records it is that of the smallest key, maybe
 // not of the id planAccount picks (the smallest id): a few accounts out of
 // order, no more.
-func (ix *index) group(scwByID, scwByEmail []uint32) groups {
+//
+// scwByID and scwByEmail are the live Scaleway records sorted by id and by
+// email; dedByEmail all the Dedibox records sorted by email.
+func (ix *index) group(scwByID, scwByEmail, dedByEmail []uint32) groups {
 	nd, ns := uint32(ix.dedibox.n), uint32(ix.scaleway.n)
 	uf := newUnionFind(ns + nd)
 	for i := 1; i < len(scwByEmail); i++ {
@@ -456,9 +475,6 @@ func (ix *index) group(scwByID, scwByEmail []uint32) groups {
 			uf.union(scwByEmail[i], scwByEmail[i-1])
 		}
 	}
-	dedByEmail := sortedIndexes(nd, func(a, b uint32) int {
-		return cmp.Or(ix.dedibox.at(a).email.compare(ix.dedibox.at(b).email), cmp.Compare(a, b))
-	})
 	dedByEmail = slices.DeleteFunc(dedByEmail, func(i uint32) bool { return ix.dedibox.at(i).dead })
 	for i := 1; i < len(dedByEmail); i++ {
 		if ix.dedibox.at(dedByEmail[i]).email == ix.dedibox.at(dedByEmail[i-1]).email {
@@ -470,7 +486,7 @@ func (ix *index) group(scwByID, scwByEmail []uint32) groups {
 		if e.dead {
 			continue
 		}
-		if e.linked {
+		if e.linked() {
 			s, _ := slices.BinarySearchFunc(scwByID, e.link, func(s uint32, k key) int { return ix.scaleway.at(s).id.compare(k) })
 			uf.union(ns+i, scwByID[s])
 			continue
@@ -582,22 +598,27 @@ func (uf *unionFind) union(a, b uint32) {
 // location is where a valid record's line is, all the second pass keeps of
 // it once the groups are made.
 type location struct {
-	off   int64
-	size  uint32
-	line  uint32
-	idTag uint64 // the first bytes of the id's key: the line read back must be the same record
+	off  int64
+	size uint32
+	line uint32
+	sum  uint32 // lineSum of the line: it must read back the same
 }
 
-func tagOf(k key) uint64 { return binary.BigEndian.Uint64(k[:8]) }
+// lineSum is the checksum the second pass compares a line it reads back
+// with (CRC-32C: hardware-computed, a few nanoseconds a line). A line read
+// back unchanged is parsed without checking its encoding and grammar again.
+func lineSum(line []byte) uint32 { return crc32.Checksum(line, castagnoli) }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // compact replaces the records' keys by their locations, for the second
 // pass of a run.
 func (ix *index) compact() {
 	moveInto(&ix.dedibox, &ix.locs[fileDedibox], func(e *dediboxEntry) location {
-		return location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)}
+		return location{off: e.off, size: e.size, line: e.line, sum: e.sum}
 	})
 	moveInto(&ix.scaleway, &ix.locs[fileScaleway], func(e *scalewayEntry) location {
-		return location{off: e.off, size: e.size, line: e.line, idTag: tagOf(e.id)}
+		return location{off: e.off, size: e.size, line: e.line, sum: e.sum}
 	})
 }
 

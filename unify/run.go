@@ -205,7 +205,12 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if r.load != nil {
 		r.prog.phase("building indexes and checking keys", "", 0)
-		if err := r.load.Finish(ctx); err != nil {
+		err := r.load.Finish(ctx)
+		if errors.Is(err, accounts.ErrStatsNotRefreshed) {
+			r.warn(err)
+			err = nil
+		}
+		if err != nil {
 			return fmt.Errorf("unify: %w", err)
 		}
 		return nil
@@ -277,15 +282,18 @@ func (r *runner) readGroup(files [2]*os.File, nodes []uint32) (*accountGroup, er
 		changed := func() error {
 			return fmt.Errorf("unify: %s changed during the run (line %d is no longer what was read)", r.ix.files[file], loc.line)
 		}
+		if lineSum(raw) != loc.sum {
+			return nil, changed()
+		}
 		if file == fileDedibox {
-			rec, err := ParseDediboxLine(raw)
-			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
+			rec, err := parseDedibox(raw, true)
+			if err != nil {
 				return nil, changed()
 			}
 			grp.dedibox = append(grp.dedibox, dediboxLine{rec: rec, line: int(loc.line), raw: raw})
 		} else {
-			rec, err := ParseScalewayLine(raw)
-			if err != nil || tagOf(keyOf(rec.ID)) != loc.idTag {
+			rec, err := parseScaleway(raw, true)
+			if err != nil {
 				return nil, changed()
 			}
 			grp.scaleway = append(grp.scaleway, scalewayLine{rec: rec, line: int(loc.line), raw: raw})
