@@ -16,23 +16,23 @@ import (
 )
 
 // UnifyLoad is the first unification into an empty PostgreSQL store: every
-// batch goes into one transaction, written while the tables it fills have
-// neither indexes nor foreign keys, which are rebuilt once at the end.
+// batch goes into one transaction, sent by COPY while the tables it fills
+// lack their foreign keys and the indexes whose keys come in random order
+// (emails, the consoles' ids), which are rebuilt once at the end.
 //
-// Maintaining the indexes row by row is most of what the batched path
-// (UnifyWrite) costs the database: their keys (emails, the consoles' ids)
-// come in random order, and each foreign key is checked by a query per row.
-// Building an index from a whole table sorts it once, and a foreign key is
-// validated by one join; on a million accounts the database does a third of
-// the work.
+// Maintaining those indexes row by row is most of what the batched path
+// (UnifyWrite) costs the database, and each foreign key costs a query per
+// row. Building an index from a whole table sorts it once, and a foreign
+// key is checked by one join: on a million accounts the database does about
+// half the work.
 //
 // One transaction keeps the rule that a run killed at any point and run
 // again ends as an uninterrupted run (CONTRACT §8 rule 7): a load that does
 // not finish leaves nothing behind, not even its dropped indexes, and the
 // next run finds an empty store again. The price is that the tables stay
-// locked for the whole load: the gateway's requests that read accounts wait
-// for it, which is why the load is used only when there is no account to
-// serve yet.
+// locked until the commit (a minute for a million accounts): the gateway's
+// requests that read them wait, which is why a load happens only when there
+// is no account to serve yet.
 type UnifyLoad interface {
 	// Write writes a batch and returns the notifications it queued. Safe
 	// for concurrent use: the rows are laid out concurrently and sent one
@@ -49,11 +49,10 @@ type UnifyLoad interface {
 	Abort()
 }
 
-// loadTables are the tables whose indexes and foreign keys a load drops:
-// those that receive a row or more per account. The others it writes keep
-// theirs: organizations are upserted (several accounts name one), and the
-// outbox may hold messages already; both take few enough rows, or rows in
-// key order.
+// loadTables are the tables whose indexes and foreign keys a load may drop
+// (see droppable): those that receive a row or more per account. The others
+// it writes keep theirs: organizations are upserted (several accounts name
+// one), and the outbox may hold messages already; its keys come in order.
 var loadTables = []string{tableAccounts, tableConsoleAccounts, "totp_credentials", tableWebAuthn,
 	"memberships", tableLegacyRecords}
 

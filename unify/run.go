@@ -69,6 +69,8 @@ type Store interface {
 // outage) leaves whole accounts only, and running again with the same files
 // finds those, writes the others, and ends as one uninterrupted run would
 // have; a finished run run again writes nothing and queues no notification.
+// Into a store that can take it (an empty PostgreSQL store, see Loader)
+// the whole run is one transaction instead: killed, it leaves nothing.
 func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
