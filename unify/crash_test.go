@@ -83,12 +83,7 @@ func TestCrashAnywhere(t *testing.T) {
 
 		st := newTestStore(t, driver) // migrated: the children share it
 		rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-		child := func() *exec.Cmd {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), crashChildEnv+"=1", "UNIFY_DRIVER="+driver, "UNIFY_DSN="+st.dsn,
-				"UNIFY_DEDIBOX="+d, "UNIFY_SCALEWAY="+s)
-			return cmd
-		}
+		child := func() *exec.Cmd { return childCommand(driver, st.dsn, d, s, false) }
 		killed := 0
 		for i := range 4 {
 			cmd := child()
@@ -237,12 +232,7 @@ func TestCrashDuringLoad(t *testing.T) {
 	st := newTestStore(t, accounts.DriverPostgres)
 	fresh := newTestStore(t, accounts.DriverPostgres)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	child := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"=1", crashLoadEnv+"=1", "UNIFY_DRIVER="+accounts.DriverPostgres,
-			"UNIFY_DSN="+st.dsn, "UNIFY_DEDIBOX="+d, "UNIFY_SCALEWAY="+s)
-		return cmd
-	}
+	child := func() *exec.Cmd { return childCommand(accounts.DriverPostgres, st.dsn, d, s, true) }
 	for i := range 3 {
 		cmd := child()
 		stdout, err := cmd.StdoutPipe()
@@ -285,6 +275,19 @@ func TestCrashDuringLoad(t *testing.T) {
 	if got, want := schemaOf(t, st), schemaOf(t, fresh); got != want {
 		t.Errorf("schema after the load differs:\n%s", diffLines(want, got))
 	}
+}
+
+// childCommand runs crashChild on the store at dsn, with the exports at
+// dedibox and scaleway; with load, the run may load (see Loader) and
+// announces the batches of the load.
+func childCommand(driver, dsn, dedibox, scaleway string, load bool) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"=1", "UNIFY_DRIVER="+driver, "UNIFY_DSN="+dsn,
+		"UNIFY_DEDIBOX="+dedibox, "UNIFY_SCALEWAY="+scaleway)
+	if load {
+		cmd.Env = append(cmd.Env, crashLoadEnv+"=1")
+	}
+	return cmd
 }
 
 // crashLoadEnv has the crash child announce the batches of a load.

@@ -207,20 +207,13 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if r.load != nil {
 		r.prog.phase("building indexes and checking keys", "", 0)
-		err := r.load.Finish(ctx)
-		if errors.Is(err, accounts.ErrStatsNotRefreshed) {
-			r.warn(err)
-			err = nil
-		}
-		if err != nil {
-			return fmt.Errorf("unify: %w", err)
-		}
-		return nil
+		err = r.load.Finish(ctx)
+	} else {
+		// Last, fresh statistics for the gateway's queries on the grown
+		// tables, and a synchronous commit: every batch written is durable
+		// once Run returns (see accounts.UnifyWrite).
+		err = r.store.UnifyRefreshStats(ctx)
 	}
-	// Last, fresh statistics for the gateway's queries on the grown tables,
-	// and a synchronous commit: every batch written is durable once Run
-	// returns (see accounts.UnifyWrite).
-	err = r.store.UnifyRefreshStats(ctx)
 	if errors.Is(err, accounts.ErrStatsNotRefreshed) {
 		r.warn(err)
 		err = nil
