@@ -1,6 +1,7 @@
 package unify
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strconv"
@@ -54,5 +55,30 @@ func BenchmarkUnify(b *testing.B) {
 			b.ReportMetric(records*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// BenchmarkParseLines parses generated lines of both exports, as each pass
+// of a run does: its allocations are most of the collector's work.
+//
+//	go test -run X -bench ParseLines -benchmem ./unify/
+func BenchmarkParseLines(b *testing.B) {
+	d, s, _ := generate(b, unifygen.Options{Dedibox: 2000, Scaleway: 1200, Seed: 1})
+	var lines [2][][]byte
+	for i, path := range []string{d, s} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines[i] = bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range lines[0] {
+			ParseDediboxLine(l)
+		}
+		for _, l := range lines[1] {
+			ParseScalewayLine(l)
+		}
 	}
 }
