@@ -17,7 +17,7 @@ type ProvisioningJob struct {
 // through the consoles' provisioning endpoints (sign-up, first entry).
 type ProvisioningStore interface {
 	// EnqueueProvisioning adds a job unless one exists for (account, console).
-	EnqueueProvisioning(ctx context.Context, accountID, console string) error
+	EnqueueProvisioning(ctx context.Context, accountID, console string, at time.Time) error
 	// ClaimProvisioning leases due jobs until now+lease (several replicas never run one job at once).
 	ClaimProvisioning(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ProvisioningJob, error)
 	// FinishProvisioning stores the console account the endpoint answered and
@@ -32,8 +32,8 @@ type ProvisioningStore interface {
 
 var _ ProvisioningStore = (*sqlStore)(nil)
 
-func (s *sqlStore) EnqueueProvisioning(ctx context.Context, accountID, console string) error {
-	now, err := encodeTime(s.now())
+func (s *sqlStore) EnqueueProvisioning(ctx context.Context, accountID, console string, at time.Time) error {
+	now, err := encodeTime(at)
 	if err != nil {
 		return err
 	}

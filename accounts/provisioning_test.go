@@ -12,16 +12,17 @@ func TestProvisioningQueue(t *testing.T) {
 			ctx := context.Background()
 			s := openStore(t, d, d.newDB(t))
 			a := mustCreate(t, s, "p@example.com")
-			if err := s.EnqueueProvisioning(ctx, a.ID, "scaleway"); err != nil {
+			queued := time.Now()
+			if err := s.EnqueueProvisioning(ctx, a.ID, "scaleway", queued); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.EnqueueProvisioning(ctx, a.ID, "scaleway"); err != nil {
+			if err := s.EnqueueProvisioning(ctx, a.ID, "scaleway", queued); err != nil {
 				t.Fatalf("enqueue twice: %v", err)
 			}
 			if p, _ := s.PendingProvisioning(ctx, a.ID); len(p) != 1 || p[0] != "scaleway" {
 				t.Fatalf("pending: %v", p)
 			}
-			now := time.Now().Add(time.Second)
+			now := queued.Add(time.Second)
 			jobs, err := s.ClaimProvisioning(ctx, now, time.Minute, 10)
 			if err != nil || len(jobs) != 1 {
 				t.Fatalf("claim: %v %v", jobs, err)

@@ -80,8 +80,9 @@ type pgUnifyLoad struct {
 // of a million accounts would hold its single writer as long), and then the
 // unification writes in batches (UnifyWrite).
 //
-// It locks the tables, checks them empty, and drops their indexes and
-// foreign keys, remembering their definitions as the database gives them
+// It locks the tables, checks them empty, and drops their foreign keys and
+// the indexes that would grow at random places (see droppable), keeping
+// their definitions as the database gives them
 // (pg_get_indexdef, pg_get_constraintdef): Finish puts back exactly what
 // the migrations made. A role that may not alter the tables (not their
 // owner) gets ErrLoadUnavailable, and nothing changed.

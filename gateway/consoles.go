@@ -90,7 +90,7 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 		return session.ConsoleSelection{}, errNeedsEntry
 	case len(mine) == 0 && s.provisioningURL(c.id) != "":
 		// The console names its accounts: queue the request, and say it is on its way.
-		if err := s.accounts.EnqueueProvisioning(r.Context(), cur.sess.AccountID, c.id); err != nil {
+		if err := s.accounts.EnqueueProvisioning(r.Context(), cur.sess.AccountID, c.id, s.now()); err != nil {
 			return session.ConsoleSelection{}, internal(err)
 		}
 		s.pokeProvisioning()

@@ -143,7 +143,10 @@ func newHarnessWithDeps(t testing.TB, store session.Store, deps func(*Deps), opt
 	t.Helper()
 	dir := t.TempDir()
 	skPath, pemPath := writeKeys(t, dir)
-	h := &harness{t: t, clock: &fakeClock{t: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)}}
+	// The clock starts at the real time: Redis, PostgreSQL and the session
+	// store's checks keep real time, and a fixed date drifts into their
+	// past (it made tests fail once the day it named had gone by).
+	h := &harness{t: t, clock: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}}
 	h.dedibox = newUpstream(t, "dedibox")
 	h.scaleway = newUpstream(t, "scaleway")
 	cfg := &config.Config{

@@ -143,7 +143,7 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 		return nil, internal(err)
 	}
 	for _, c := range viaEndpoint {
-		if err := s.accounts.EnqueueProvisioning(r.Context(), acct.ID, c); err != nil {
+		if err := s.accounts.EnqueueProvisioning(r.Context(), acct.ID, c, now); err != nil {
 			return nil, internal(err)
 		}
 	}
