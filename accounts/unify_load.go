@@ -60,6 +60,10 @@ var loadTables = []string{tableAccounts, tableConsoleAccounts, "totp_credentials
 // whose rows it checks the absence of.
 var loadLocked = append(append([]string{}, loadTables...), "organizations", tableOutbox)
 
+// loadLockWait bounds the wait for the tables' locks (a variable for the
+// tests).
+var loadLockWait = 10 * time.Second
+
 // pgUnifyLoad is UnifyLoad on PostgreSQL.
 type pgUnifyLoad struct {
 	s    *sqlStore
@@ -103,6 +107,9 @@ func (s *sqlStore) UnifyBeginLoad(ctx context.Context) (UnifyLoad, error) {
 		if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
 			return nil, fmt.Errorf("%w: %s", ErrLoadUnavailable, pgErr.Message)
 		}
+		if errors.Is(err, ErrLoadUnavailable) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, s.mapError("UnifyBeginLoad", err)
 		}
@@ -112,8 +119,8 @@ func (s *sqlStore) UnifyBeginLoad(ctx context.Context) (UnifyLoad, error) {
 }
 
 // ErrLoadUnavailable: the store would take a UnifyLoad, but the database
-// refused the changes it makes to the tables. Nothing changed; write in
-// batches.
+// refused the changes it makes to the tables, or they stayed locked by
+// others for loadLockWait. Nothing changed; write in batches.
 var ErrLoadUnavailable = errors.New("accounts: a single-transaction load is not allowed here")
 
 func (l *pgUnifyLoad) begin(ctx context.Context) (empty bool, err error) {
@@ -121,9 +128,21 @@ func (l *pgUnifyLoad) begin(ctx context.Context) (empty bool, err error) {
 		return false, err
 	}
 	// The lock first: nothing can be written between the check and the
-	// load. Waiting for the gateway's transactions on these tables is
-	// fine; they are short.
+	// load. The gateway's transactions on these tables are short; one
+	// that holds them longer than loadLockWait (a replica idle inside a
+	// transaction) sends the run to the batched path rather than leave it
+	// waiting, and every request queued behind it.
+	if _, err := l.tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", loadLockWait.Milliseconds())); err != nil {
+		return false, err
+	}
 	if _, err := l.tx.Exec(ctx, "LOCK TABLE "+strings.Join(loadLocked, ", ")+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			return false, fmt.Errorf("%w: the account tables stayed busy for %s", ErrLoadUnavailable, loadLockWait)
+		}
+		return false, err
+	}
+	if _, err := l.tx.Exec(ctx, "SET LOCAL lock_timeout = 0"); err != nil {
 		return false, err
 	}
 	var found bool

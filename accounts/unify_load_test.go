@@ -242,6 +242,32 @@ func TestUnifyLoad(t *testing.T) {
 		}
 	})
 
+	t.Run("tables busy", func(t *testing.T) {
+		// Not parallel: it shortens loadLockWait.
+		s := newStore(t, postgresUnderTest())
+		before := schemaSnapshot(t, s)
+		defer func(wait time.Duration) { loadLockWait = wait }(loadLockWait)
+		loadLockWait = 200 * time.Millisecond
+		// A gateway replica idle inside a transaction that read accounts.
+		holder, err := s.db.(*pgDatabase).pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Rollback(ctx)
+		if _, err := holder.Exec(ctx, "SELECT 1 FROM accounts LIMIT 1"); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.UnifyBeginLoad(ctx)
+		if l != nil || !errors.Is(err, ErrLoadUnavailable) {
+			t.Errorf("UnifyBeginLoad with the tables busy = %v, %v; want ErrLoadUnavailable", l, err)
+		}
+		holder.Rollback(ctx)
+		if got := schemaSnapshot(t, s); got != before {
+			t.Errorf("schema after a refused load differs:\n%s\nwant:\n%s", got, before)
+		}
+		mustBeginLoad(t, s).Abort() // free again: a load
+	})
+
 	t.Run("not the owner", func(t *testing.T) {
 		t.Parallel()
 		dsn := postgresUnderTest().newDB(t)
