@@ -327,18 +327,14 @@ func (s *sqlStore) UnifyRefreshStats(ctx context.Context) error {
 	if err := s.validateForeignKeys(ctx); err != nil {
 		return err
 	}
-	_, analyzeErr := s.db.exec(ctx, `ANALYZE accounts, console_accounts, totp_credentials, webauthn_credentials,
-		organizations, memberships, legacy_records, outbox`)
+	analyzeErr := s.analyzeUnifyTables(ctx)
 	// ANALYZE's commit is synchronous, but it may be refused (a role that
 	// may not analyze the tables): a transaction given an id commits
 	// synchronously too, whatever happened to ANALYZE.
 	if _, err := s.db.exec(ctx, `SELECT txid_current()`); err != nil {
 		return s.mapError("UnifyRefreshStats", err)
 	}
-	if analyzeErr != nil {
-		return fmt.Errorf("%w: %w", ErrStatsNotRefreshed, s.mapError("UnifyRefreshStats", analyzeErr))
-	}
-	return nil
+	return analyzeErr
 }
 
 // ErrStatsNotRefreshed: UnifyRefreshStats could not update the statistics

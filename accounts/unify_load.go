@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // UnifyLoad is the first unification into an empty PostgreSQL store: every
@@ -66,13 +67,12 @@ var loadLockWait = 10 * time.Second
 
 // pgUnifyLoad is UnifyLoad on PostgreSQL.
 type pgUnifyLoad struct {
-	s    *sqlStore
-	conn *pgx.Conn
-	// release returns the connection to the pool; the load holds it from
-	// UnifyBeginLoad to Finish or Abort.
-	release func()
+	s *sqlStore
+	// pc is the load's connection, held from UnifyBeginLoad to Finish or
+	// Abort.
+	pc *pgxpool.Conn
 
-	mu      sync.Mutex // one batch at a time on conn; guards the rest
+	mu      sync.Mutex // one batch at a time on pc; guards the rest
 	tx      pgx.Tx
 	restore []string // statements putting back what was dropped, in order
 	ended   bool
@@ -99,7 +99,7 @@ func (s *sqlStore) UnifyBeginLoad(ctx context.Context) (UnifyLoad, error) {
 	if err != nil {
 		return nil, s.mapError("UnifyBeginLoad", err)
 	}
-	l := &pgUnifyLoad{s: s, conn: pc.Conn(), release: pc.Release}
+	l := &pgUnifyLoad{s: s, pc: pc}
 	empty, err := l.begin(ctx)
 	if err != nil || !empty {
 		l.Abort()
@@ -124,7 +124,7 @@ func (s *sqlStore) UnifyBeginLoad(ctx context.Context) (UnifyLoad, error) {
 var ErrLoadUnavailable = errors.New("accounts: a single-transaction load is not allowed here")
 
 func (l *pgUnifyLoad) begin(ctx context.Context) (empty bool, err error) {
-	if l.tx, err = l.conn.Begin(ctx); err != nil {
+	if l.tx, err = l.pc.Begin(ctx); err != nil {
 		return false, err
 	}
 	// The lock first: nothing can be written between the check and the
@@ -151,8 +151,8 @@ func (l *pgUnifyLoad) begin(ctx context.Context) (empty bool, err error) {
 	// notice of an earlier run) might hold the key of a notice the load
 	// queues, which would fail the whole load: the batched path, which
 	// keeps the message queued before, deals with it.
-	err = l.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)
-		OR EXISTS (SELECT 1 FROM outbox WHERE account_id IS NOT NULL)`).Scan(&found)
+	err = pgQuerier{l.tx}.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM accounts)
+		OR EXISTS (SELECT 1 FROM outbox WHERE account_id IS NOT NULL)`, nil, &found)
 	if err != nil || found {
 		return false, err
 	}
@@ -183,7 +183,7 @@ func (l *pgUnifyLoad) droppable(ctx context.Context) (drop, restore []string, er
 	var fkeys []string
 	// Foreign keys first (a key they reference cannot go before them),
 	// then keys, then plain indexes.
-	rows, err := l.tx.Query(ctx, `
+	err = pgQuerier{l.tx}.query(ctx, `
 		WITH dropped AS (
 			SELECT x.indexrelid FROM pg_index x
 			LEFT JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
@@ -207,34 +207,31 @@ func (l *pgUnifyLoad) droppable(ctx context.Context) (drop, restore []string, er
 		JOIN pg_namespace n ON n.oid = t.relnamespace
 		WHERE x.indexrelid IN (SELECT indexrelid FROM dropped)
 			AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.conrelid = x.indrelid)
-		ORDER BY 1, 2, 3`, loadTables)
-	if err != nil {
-		return nil, nil, err
-	}
-	for rows.Next() {
-		var step int
-		var table, name, def, kind string
-		if err := rows.Scan(&step, &table, &name, &def, &kind); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		switch kind {
-		case "i":
-			drop = append(drop, "DROP INDEX "+name)
-			restore = append(restore, def)
-		default:
-			quoted := pgx.Identifier{name}.Sanitize()
-			drop = append(drop, "ALTER TABLE "+table+" DROP CONSTRAINT "+quoted)
-			add := "ALTER TABLE " + table + " ADD CONSTRAINT " + quoted + " " + def
-			if kind == "f" {
-				// Checked after the commit (see Finish).
-				fkeys = append(fkeys, add+" NOT VALID")
-			} else {
-				restore = append(restore, add)
+		ORDER BY 1, 2, 3`, []any{loadTables},
+		func(scan func(...any) error) error {
+			var step int
+			var table, name, def, kind string
+			if err := scan(&step, &table, &name, &def, &kind); err != nil {
+				return err
 			}
-		}
-	}
-	if err := rows.Err(); err != nil {
+			switch kind {
+			case "i":
+				drop = append(drop, "DROP INDEX "+name)
+				restore = append(restore, def)
+			default:
+				quoted := pgx.Identifier{name}.Sanitize()
+				drop = append(drop, "ALTER TABLE "+table+" DROP CONSTRAINT "+quoted)
+				add := "ALTER TABLE " + table + " ADD CONSTRAINT " + quoted + " " + def
+				if kind == "f" {
+					// Checked after the commit (see Finish).
+					fkeys = append(fkeys, add+" NOT VALID")
+				} else {
+					restore = append(restore, add)
+				}
+			}
+			return nil
+		})
+	if err != nil {
 		return nil, nil, err
 	}
 	return drop, append(restore, fkeys...), nil
@@ -245,9 +242,9 @@ func (l *pgUnifyLoad) Write(ctx context.Context, batch []UnifiedAccount) (int, e
 	if err != nil {
 		return 0, err
 	}
-	copies := make([][]byte, len(sets))
+	copies := make([][]byte, len(sets)-1) // of sets[1:]
 	for i, rs := range sets[1:] {
-		copies[i+1] = copyBinary(rs)
+		copies[i] = copyBinary(rs)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -264,7 +261,12 @@ func (l *pgUnifyLoad) Write(ctx context.Context, batch []UnifiedAccount) (int, e
 		if len(rs.rows) == 0 {
 			continue
 		}
-		tag, err := l.conn.PgConn().CopyFrom(ctx, bytes.NewReader(copies[i+1]),
+		// COPY has no ON CONFLICT: only the outbox's is given up here, for
+		// begin's check that no message could conflict.
+		if rs.conflict != "" && rs.table != tableOutbox {
+			return 0, fmt.Errorf("accounts: UnifyLoad: %s needs %q, which COPY cannot do", rs.table, rs.conflict)
+		}
+		tag, err := l.pc.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(copies[i]),
 			"COPY "+rs.table+" ("+rs.cols+") FROM STDIN (FORMAT binary)")
 		if err != nil {
 			return 0, l.s.mapError("UnifyLoad", fmt.Errorf("%s: %w", rs.table, err))
@@ -290,7 +292,8 @@ func (l *pgUnifyLoad) Finish(ctx context.Context) error {
 	if err := l.s.validateForeignKeys(ctx); err != nil {
 		return fmt.Errorf("accounts: UnifyLoad: committed, but %w", err)
 	}
-	return l.analyze(ctx)
+	// After the commit: ANALYZE holds no lock that stops the gateway.
+	return l.s.analyzeUnifyTables(ctx)
 }
 
 func (l *pgUnifyLoad) finish(ctx context.Context) error {
@@ -334,7 +337,7 @@ func (s *sqlStore) validateForeignKeys(ctx context.Context) error {
 	if err != nil {
 		return s.mapError("validate foreign keys", err)
 	}
-	return s.twoAtATime(pending, func(stmt string) error {
+	return twoAtATime(pending, func(stmt string) error {
 		if _, err := s.db.exec(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", stmt, s.mapError("validate foreign keys", err))
 		}
@@ -344,7 +347,7 @@ func (s *sqlStore) validateForeignKeys(ctx context.Context) error {
 
 // twoAtATime runs do for each item on two goroutines and returns the
 // errors it met.
-func (s *sqlStore) twoAtATime(items []string, do func(string) error) error {
+func twoAtATime(items []string, do func(string) error) error {
 	work := make(chan string, len(items))
 	for _, it := range items {
 		work <- it
@@ -365,14 +368,13 @@ func (s *sqlStore) twoAtATime(items []string, do func(string) error) error {
 	return errors.Join(errs...)
 }
 
-// analyze brings the planner's statistics of the grown tables up to date,
-// two tables at a time, after the commit (ANALYZE holds no lock that
-// stops the gateway). It is not part of the load: a failure is
+// analyzeUnifyTables brings the planner's statistics of the tables the
+// unification fills up to date, two tables at a time. A failure is
 // ErrStatsNotRefreshed (autovacuum will analyze them in its own time).
-func (l *pgUnifyLoad) analyze(ctx context.Context) error {
-	return l.s.twoAtATime(loadLocked, func(table string) error {
-		if _, err := l.s.db.exec(ctx, "ANALYZE "+table); err != nil {
-			return fmt.Errorf("%w: %w", ErrStatsNotRefreshed, l.s.mapError("UnifyLoad", err))
+func (s *sqlStore) analyzeUnifyTables(ctx context.Context) error {
+	return twoAtATime(loadLocked, func(table string) error {
+		if _, err := s.db.exec(ctx, "ANALYZE "+table); err != nil {
+			return fmt.Errorf("%w: %w", ErrStatsNotRefreshed, s.mapError("analyze "+table, err))
 		}
 		return nil
 	})
@@ -398,12 +400,12 @@ func (l *pgUnifyLoad) end(ctx context.Context) {
 	if l.tx != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		if err := l.tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-			l.conn.Close(ctx)
+			l.pc.Conn().Close(ctx)
 		}
 		cancel()
 		l.tx = nil
 	}
-	l.release()
+	l.pc.Release()
 }
 
 // copyBinary lays rs out in PostgreSQL's binary COPY format: a signature
@@ -436,17 +438,17 @@ func copyBinary(rs rowSet) []byte {
 	b = binary.BigEndian.AppendUint32(b, 0) // no header extension
 	for _, row := range rs.rows {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(row)))
-		for c, v := range row {
-			b = appendCopyValue(b, rs.types[c], v)
+		for _, v := range row {
+			b = appendCopyValue(b, v)
 		}
 	}
 	return binary.BigEndian.AppendUint16(b, math.MaxUint16) // -1: the end
 }
 
-// appendCopyValue appends one field; v is nil (NULL) or of the Go type
-// rowSet.add takes for typ. Lengths fit: a row's values are bounded far
+// appendCopyValue appends one field; v is nil (NULL) or of a Go type
+// rowSet.add takes. Lengths fit: a row's values are bounded far
 // below 2 GiB by the unification's line size.
-func appendCopyValue(b []byte, typ string, v any) []byte {
+func appendCopyValue(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
 		return binary.BigEndian.AppendUint32(b, math.MaxUint32) // -1: NULL
@@ -469,5 +471,5 @@ func appendCopyValue(b []byte, typ string, v any) []byte {
 		}
 		return append(b, 0)
 	}
-	panic(fmt.Sprintf("accounts: a %T value in a %s column", v, typ))
+	panic(fmt.Sprintf("accounts: a %T value in a COPY row", v))
 }

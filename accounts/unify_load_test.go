@@ -11,37 +11,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"unigate/accounts/accountstest"
 )
 
-// schemaSnapshot is every index, constraint and trigger of the store's
-// schema as the catalog defines them: a load must leave it as the
-// migrations made it, whether it finishes or not.
+// schemaSnapshot is the store's indexes, constraints and triggers: a load
+// must leave them as the migrations made them, whether it finishes or not.
+// (Nothing else reads the tables while a load holds them, not even the
+// catalog functions it calls.)
 func schemaSnapshot(tb testing.TB, s *sqlStore) string {
 	tb.Helper()
-	var b strings.Builder
-	err := s.db.query(context.Background(), `
-		SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
-		UNION ALL
-		SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ': ' || pg_get_constraintdef(oid)
-			|| CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END
-		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
-		UNION ALL
-		SELECT 'trigger ' || tgrelid::regclass::text || ' ' || tgname || CASE WHEN tgenabled = 'O' THEN '' ELSE ' disabled' END
-		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = current_schema()::regnamespace
-		ORDER BY 1`, nil, func(scan func(...any) error) error {
-		var line string
-		if err := scan(&line); err != nil {
-			return err
-		}
-		b.WriteString(line + "\n")
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Triggers are named after their constraint's oid: what matters is
-	// that the same ones exist, not their numbers.
-	return strings.Join(strings.FieldsFunc(b.String(), func(r rune) bool { return r >= '0' && r <= '9' }), "#")
+	return accountstest.PostgresSchema(tb, s.db.(*pgDatabase).pool.Config().ConnString())
 }
 
 func postgresUnderTest() driverUnderTest { return driversUnderTest[0] }
@@ -280,13 +260,14 @@ func TestUnifyLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		admin("CREATE ROLE " + role)
+		quotedRole, schema := pgx.Identifier{role}.Sanitize(), pgx.Identifier{currentSchema(t, s)}.Sanitize()
+		admin("CREATE ROLE " + quotedRole)
 		t.Cleanup(func() {
-			s.db.exec(ctx, "DROP OWNED BY "+role)
-			s.db.exec(ctx, "DROP ROLE "+role)
+			s.db.exec(ctx, "DROP OWNED BY "+quotedRole)
+			s.db.exec(ctx, "DROP ROLE "+quotedRole)
 		})
-		admin("GRANT USAGE, CREATE ON SCHEMA " + currentSchema(t, s) + " TO " + role)
-		admin("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + currentSchema(t, s) + " TO " + role)
+		admin("GRANT USAGE, CREATE ON SCHEMA " + schema + " TO " + quotedRole)
+		admin("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " + schema + " TO " + quotedRole)
 		sub := openStore(t, postgresUnderTest(), withParam(t, dsn, "options", "-crole="+role))
 		l, err := sub.UnifyBeginLoad(ctx)
 		if l != nil || !errors.Is(err, ErrLoadUnavailable) {

@@ -8,14 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"unigate/accounts"
+	"unigate/accounts/accountstest"
 	"unigate/unify/unifygen"
 )
 
@@ -86,28 +84,15 @@ func TestCrashAnywhere(t *testing.T) {
 		child := func() *exec.Cmd { return childCommand(driver, st.dsn, d, s, false) }
 		killed := 0
 		for i := range 4 {
-			cmd := child()
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
 			// Kill after a few batches were written, at a random moment
 			// after the last one (other batches are in flight then), or,
 			// once in a while, before any (while the files are read).
 			after := rng.IntN(6)
-			lines := bufio.NewScanner(stdout)
-			for n := 0; n < after && lines.Scan(); n++ {
-			}
-			time.Sleep(time.Duration(rng.IntN(30)) * time.Millisecond)
-			if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
+			_, ok := killAfter(t, child(), after, time.Duration(rng.IntN(30))*time.Millisecond)
+			if ok {
 				killed++
 			}
-			go io.Copy(io.Discard, stdout)
-			err = cmd.Wait()
-			t.Logf("run %d killed after %d batches: %v", i+1, after, err)
+			t.Logf("run %d killed after %d batches: %v", i+1, after, ok)
 		}
 		cmd := child()
 		out, err := cmd.CombinedOutput()
@@ -234,33 +219,25 @@ func TestCrashDuringLoad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	child := func() *exec.Cmd { return childCommand(accounts.DriverPostgres, st.dsn, d, s, true) }
 	for i := range 3 {
-		cmd := child()
-		stdout, err := cmd.StdoutPipe()
+		after := 1 + rng.IntN(20)
+		n, killed := killAfter(t, child(), after, time.Duration(rng.IntN(10))*time.Millisecond)
+		if n < after || !killed {
+			t.Fatalf("run %d ended after %d batches, before the kill", i+1, n)
+		}
+		// Counted once the server has seen the connection close and
+		// rolled back (until then the load's locks hold), within 30 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		left := 0
+		err := openSQL(t, st.driver, st.dsn)(ctx, "SELECT count(*) FROM accounts",
+			func(scan func(...any) error) error { return scan(&left) })
+		cancel()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		if left != 0 {
+			t.Fatalf("run %d killed after %d batches left %d accounts", i+1, after, left)
 		}
-		after := 1 + rng.IntN(20)
-		lines := bufio.NewScanner(stdout)
-		n := 0
-		for n < after && lines.Scan() {
-			n++
-		}
-		if n < after {
-			t.Fatalf("run %d ended after %d batches, before the kill", i+1, n)
-		}
-		time.Sleep(time.Duration(rng.IntN(10)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		go io.Copy(io.Discard, stdout)
-		cmd.Wait()
-		if n := waitForNoAccounts(t, st); n != 0 {
-			t.Fatalf("run %d killed after %d batches left %d accounts", i+1, after, n)
-		}
-		if got, want := schemaOf(t, st), schemaOf(t, fresh); got != want {
+		if got, want := accountstest.PostgresSchema(t, st.dsn), accountstest.PostgresSchema(t, fresh.dsn); got != want {
 			t.Fatalf("schema after run %d was killed differs:\n%s", i+1, diffLines(want, got))
 		}
 	}
@@ -272,7 +249,7 @@ func TestCrashDuringLoad(t *testing.T) {
 	if got, want := dump(t, st), dump(t, clean); got != want {
 		t.Errorf("store after killed loads differs from an uninterrupted run's:\n%s", diffLines(want, got))
 	}
-	if got, want := schemaOf(t, st), schemaOf(t, fresh); got != want {
+	if got, want := accountstest.PostgresSchema(t, st.dsn), accountstest.PostgresSchema(t, fresh.dsn); got != want {
 		t.Errorf("schema after the load differs:\n%s", diffLines(want, got))
 	}
 }
@@ -290,50 +267,28 @@ func childCommand(driver, dsn, dedibox, scaleway string, load bool) *exec.Cmd {
 	return cmd
 }
 
+// killAfter starts cmd, reads the batches it announces until after of them
+// (fewer if it ends first), waits pause, kills it with SIGKILL and waits for
+// it. It returns the batches read and whether the kill found it running.
+func killAfter(t *testing.T, cmd *exec.Cmd, after int, pause time.Duration) (batches int, killed bool) {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	for batches < after && lines.Scan() {
+		batches++
+	}
+	time.Sleep(pause)
+	killed = cmd.Process.Signal(syscall.SIGKILL) == nil
+	go io.Copy(io.Discard, stdout)
+	cmd.Wait()
+	return batches, killed
+}
+
 // crashLoadEnv has the crash child announce the batches of a load.
 const crashLoadEnv = "UNIFY_CRASH_LOAD"
-
-// waitForNoAccounts counts the accounts once the killed child's session is
-// gone: the server notices the closed connection and rolls back, which may
-// take a moment; until then the load's locks hold.
-func waitForNoAccounts(tb testing.TB, st *testStore) int {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, st.dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM accounts").Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
-// schemaOf is the store's indexes and constraints as the catalog defines
-// them, without the schema's name.
-func schemaOf(tb testing.TB, st *testStore) string {
-	tb.Helper()
-	var lines []string
-	err := openSQL(tb, st.driver, st.dsn)(context.Background(), `
-		SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
-		UNION ALL
-		SELECT conname || ': ' || pg_get_constraintdef(oid) || CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END
-		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
-		ORDER BY 1`, func(scan func(...any) error) error {
-		var line string
-		if err := scan(&line); err != nil {
-			return err
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var schema string
-	openSQL(tb, st.driver, st.dsn)(context.Background(), "SELECT current_schema()", func(scan func(...any) error) error { return scan(&schema) })
-	return strings.ReplaceAll(strings.Join(lines, "\n"), schema+".", "")
-}

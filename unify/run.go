@@ -311,27 +311,16 @@ const maxWriteAttempts = 3
 // a tenth of the database's time in a first run, and the Go side's work to
 // build and read them is saved too.
 func (r *runner) process(ctx context.Context, batch []*plan) error {
-	if r.load != nil {
-		unified, err := r.unifiedBatch(batch)
-		if err != nil {
-			return err
-		}
-		queued, err := r.load.Write(ctx, unified)
-		if err != nil {
-			return fmt.Errorf("unify: %w", err)
-		}
-		r.tally(batch, nil, queued)
-		r.count(len(batch))
-		return nil
-	}
-	if !r.opts.DryRun && !r.sawStored.Load() {
+	if r.load != nil || !r.opts.DryRun && !r.sawStored.Load() {
 		queued, err := r.write(ctx, batch, nil)
 		if err == nil {
 			r.tally(batch, nil, queued)
 			r.count(len(batch))
 			return nil
 		}
-		if !errors.Is(err, accounts.ErrUnifyConflict) {
+		// A load has nothing to look up (the store was empty), and its
+		// locks would hold a lookup on another connection.
+		if r.load != nil || !errors.Is(err, accounts.ErrUnifyConflict) {
 			return fmt.Errorf("unify: %w", err)
 		}
 	}
@@ -461,6 +450,9 @@ func (r *runner) write(ctx context.Context, news []*plan, found *accounts.UnifyF
 	batch, err := r.unifiedBatch(news)
 	if err != nil {
 		return 0, err
+	}
+	if r.load != nil {
+		return r.load.Write(ctx, batch)
 	}
 	return r.store.UnifyWrite(ctx, batch)
 }

@@ -100,3 +100,42 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// PostgresSchema describes the indexes, constraints and triggers of the
+// schema dsn's search_path names, as the catalog defines them: what a bulk
+// load of the unification must leave as the migrations made it. The schema's
+// name and the digits of the triggers' names (the oids PostgreSQL numbers
+// them by) are left out, so that two schemas compare equal.
+func PostgresSchema(tb testing.TB, dsn string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		tb.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `
+		SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+		UNION ALL
+		SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ': ' || pg_get_constraintdef(oid)
+			|| CASE WHEN convalidated THEN '' ELSE ' NOT VALID' END
+		FROM pg_constraint WHERE connamespace = current_schema()::regnamespace
+		UNION ALL
+		SELECT 'trigger ' || tgrelid::regclass::text || ' ' || translate(tgname, '0123456789', '')
+			|| CASE WHEN tgenabled = 'O' THEN '' ELSE ' disabled' END
+		FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = current_schema()::regnamespace
+		ORDER BY 1`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.ReplaceAll(strings.Join(lines, "\n"), schema+".", "")
+}
