@@ -91,7 +91,7 @@ func (s *Server) apiEnter(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := s.consoles[r.PathValue("id")]
 	if c == nil {
-		return errorf(http.StatusNotFound, "unknown_console", "No such console.")
+		return fail("unknown_console")
 	}
 	path := "/"
 	if rt, ok := s.parseReturnTo(req.ReturnTo); ok {
@@ -192,7 +192,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, id string
 		}
 	}
 	if target == nil {
-		return errorf(http.StatusNotFound, "not_found", "No such session.")
+		return fail("not_found")
 	}
 	if err := s.sessions.Delete(r.Context(), target.Handle); err != nil {
 		s.metrics.storeErrors.WithLabelValues("delete").Inc()

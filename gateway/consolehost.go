@@ -157,8 +157,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, c *cons
 		return
 	}
 	s.securityHeaders(w.Header())
-	s.writeAPIError(w, r, &apiError{Status: http.StatusUnauthorized, Code: "unauthenticated",
-		Message: "Sign in first.", Extra: map[string]any{"login_url": s.loginURL("")}})
+	s.writeAPIError(w, r, &failure{Code: "unauthenticated", Extra: map[string]any{"login_url": s.loginURL("")}})
 }
 
 // originalURL is the absolute URL of the request on its host, with the
@@ -176,7 +175,7 @@ func (s *Server) originalURL(r *http.Request, canonical string) string {
 func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error) {
 	s.securityHeaders(w.Header())
 	if wantsHTML(r) {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	s.writeAPIError(w, r, err)
@@ -184,11 +183,11 @@ func (s *Server) consoleError(w http.ResponseWriter, r *http.Request, err error)
 
 // upstreamErrorPage renders 502/504 for the proxy.
 func (s *Server) upstreamErrorPage(w http.ResponseWriter, r *http.Request, status int) {
-	ae := &apiError{Status: status, Code: "bad_gateway", Message: "The console is not answering. Please retry in a moment."}
+	code := "bad_gateway"
 	if status == http.StatusGatewayTimeout {
-		ae.Code, ae.Message = "gateway_timeout", "The console took too long to answer. Please retry in a moment."
+		code = "gateway_timeout"
 	}
-	s.consoleError(w, r, ae)
+	s.consoleError(w, r, fail(code))
 }
 
 // The handoff carries a session from the account host to a console host
@@ -232,8 +231,7 @@ func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
 	s.handoffFinish(w, r, code)
 }
 
-var errInvalidHandoff = errorf(http.StatusBadRequest, "invalid_handoff",
-	"This sign-in link has expired, was already used or was opened in another browser. Open the console again from your account.")
+var errInvalidHandoff = fail("invalid_handoff")
 
 // handoffStart sets the nonce cookie and sends the browser to the account host to bind the code.
 func (s *Server) handoffStart(w http.ResponseWriter, r *http.Request, code string) {
@@ -275,7 +273,7 @@ func (s *Server) handoffBind(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if h.Nonce != "" || cur == nil || !cur.sess.Complete() ||
@@ -350,7 +348,7 @@ func (s *Server) switchConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	c := s.consoles[r.PathValue("console")]
 	if c == nil {
-		s.consoleError(w, r, errorf(http.StatusNotFound, "unknown_console", "No such console."))
+		s.consoleError(w, r, fail("unknown_console"))
 		return
 	}
 	cur, err := s.loadSession(r)

@@ -38,7 +38,7 @@ func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req
 		// Only an organization the account belongs to can be selected.
 		role, err := s.accounts.MemberRole(r.Context(), req.OrganizationID, cur.sess.AccountID)
 		if errors.Is(err, accounts.ErrNotFound) {
-			return "", errorf(http.StatusNotFound, "unknown_organization", "You are not a member of that organization.")
+			return "", fail("unknown_organization")
 		}
 		if err != nil {
 			return "", internal(err)
@@ -83,7 +83,7 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 				return session.ConsoleSelection{AccountID: ca.ExternalID, Prelinked: ca.Prelinked}, nil
 			}
 		}
-		return session.ConsoleSelection{}, errorf(http.StatusNotFound, "unknown_account", "You hold no such account in this console.")
+		return session.ConsoleSelection{}, fail("unknown_account")
 	}
 	switch {
 	case len(mine) == 0 && !provision:
@@ -109,20 +109,18 @@ func (s *Server) selectConsoleAccount(r *http.Request, cur *current, c *consoleS
 	for _, ca := range mine {
 		refs = append(refs, accountRef{ID: ca.ExternalID, Prelinked: ca.Prelinked})
 	}
-	return session.ConsoleSelection{}, &apiError{Status: http.StatusConflict, Code: "account_required",
-		Message: "You hold several accounts in this console: choose one.", Extra: map[string]any{"accounts": refs}}
+	return session.ConsoleSelection{}, &failure{Code: "account_required", Extra: map[string]any{"accounts": refs}}
 }
 
 // errNeedsEntry: the account has no account in the console yet, and one is
 // only created by entering it from the chooser (a POST).
-var errNeedsEntry = &apiError{Status: http.StatusConflict, Code: "account_required",
-	Message: "Open this console from your account first.", Extra: map[string]any{"accounts": []accountRef{}}}
+var errNeedsEntry = &failure{Code: "account_required", Extra: map[string]any{"accounts": []accountRef{}}}
 
 // needsChooser: the user must go through the console chooser (a choice among
 // several accounts, or a first entry that creates one).
 func needsChooser(err error) bool {
-	var ae *apiError
-	return errors.As(err, &ae) && ae.Code == "account_required"
+	var f *failure
+	return errors.As(err, &f) && f.Code == "account_required"
 }
 
 // consoleEntryURL is the URL that lands the browser on console c at path

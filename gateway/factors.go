@@ -27,9 +27,8 @@ const (
 )
 
 var (
-	errInvalidCode   = errorf(http.StatusUnauthorized, "invalid_code", "The code is not valid. Check it and try again.")
-	errResendTooSoon = &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-		Message: "A code was sent less than 30 seconds ago. Wait a moment before asking again.", RetryAfter: 30 * time.Second}
+	errInvalidCode   = fail("invalid_code")
+	errResendTooSoon = &failure{Code: "rate_limited", RetryAfter: 30 * time.Second}
 )
 
 // emailCodeAllowed: the email code signs in only accounts the unification
@@ -106,8 +105,7 @@ func (s *Server) loginEmailCodeSend(w http.ResponseWriter, r *http.Request) erro
 		return storeDown(err)
 	}
 	if n > maxCodesPerHour {
-		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "Too many codes were sent to this address. Try again later.", RetryAfter: max(ttl, time.Second)}
+		return &failure{Code: "rate_limited", RetryAfter: max(ttl, time.Second)}
 	}
 	acct, err := s.accounts.AccountByEmail(r.Context(), cur.sess.Email)
 	if err != nil && !errors.Is(err, accounts.ErrNotFound) {

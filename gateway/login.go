@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -34,11 +33,11 @@ type consoleRef struct {
 }
 
 var (
-	errInvalidEmail       = errorf(http.StatusBadRequest, "invalid_email", "Enter a valid email address.")
-	errNoLogin            = errorf(http.StatusBadRequest, "no_login", "No sign-in is in progress. Start by entering your email.")
-	errWrongStep          = errorf(http.StatusConflict, "wrong_step", "This step is not the one the sign-in is waiting for.")
-	errInvalidCredentials = errorf(http.StatusUnauthorized, "invalid_credentials", "The email or password is incorrect.")
-	errWeakPassword       = errorf(http.StatusBadRequest, "weak_password", "Choose a longer password.")
+	errInvalidEmail       = fail("invalid_email")
+	errNoLogin            = fail("no_login")
+	errWrongStep          = fail("wrong_step")
+	errInvalidCredentials = fail("invalid_credentials")
+	errWeakPassword       = fail("weak_password")
 )
 
 // startLogin is POST /login/identify: it opens a login (a pre-auth session)
@@ -203,18 +202,10 @@ func (s *Server) loginSetPassword(w http.ResponseWriter, r *http.Request, passwo
 // bytes, never truncated, not a common password, no composition rules
 // (800-63B §3.1.1.2, ASVS V6.2).
 func (s *Server) checkPasswordPolicy(pw string) error {
-	switch err := accounts.CheckPassword(pw, s.cfg.Login.PasswordMinLength); {
-	case err == nil:
-		return nil
-	case errors.Is(err, accounts.ErrPasswordTooShort):
-		return errorf(http.StatusBadRequest, "weak_password", fmt.Sprintf("Choose a password of at least %d characters.", s.cfg.Login.PasswordMinLength))
-	case errors.Is(err, accounts.ErrPasswordTooLong):
-		return errorf(http.StatusBadRequest, "weak_password", "Passwords are limited to 256 bytes.")
-	case errors.Is(err, accounts.ErrCommonPassword):
-		return errorf(http.StatusBadRequest, "weak_password", "This password is among the most common ones: choose another.")
-	default:
-		return errorf(http.StatusBadRequest, "weak_password", "This password cannot be used.")
+	if err := accounts.CheckPassword(pw, s.cfg.Login.PasswordMinLength); err != nil {
+		return &failure{Code: "weak_password", Err: err, Args: []any{s.cfg.Login.PasswordMinLength}}
 	}
+	return nil
 }
 
 // advance decides the step after a factor and, when nothing is left, completes the login.
@@ -278,9 +269,7 @@ func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, cur *curr
 				return nil, err
 			}
 			s.audit(r, "legacy_login.refused", acct.ID, map[string]string{"console": legacy.id})
-			return nil, &apiError{Status: http.StatusForbidden, Code: "legacy_login_not_allowed",
-				Message: "This sign-in page is only for accounts linked before the unification. Please sign in at the account portal.",
-				Extra:   map[string]any{"login_url": s.loginURL("")}}
+			return nil, &failure{Code: "legacy_login_not_allowed", Extra: map[string]any{"login_url": s.loginURL("")}}
 		}
 		sess.Consoles = map[string]session.ConsoleSelection{legacy.id: {AccountID: ca.ExternalID, Prelinked: true}}
 		sess.ActiveConsole = legacy.id
@@ -350,7 +339,7 @@ func (s *Server) loginState(r *http.Request) (*stepResult, error) {
 		return nil, err
 	}
 	if cur == nil || cur.sess.Complete() || cur.sess.Email == "" {
-		return nil, errorf(http.StatusNotFound, "no_login", "No sign-in is in progress.")
+		return nil, fail("no_login")
 	}
 	return s.loginStateOf(r, cur)
 }

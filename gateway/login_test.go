@@ -132,10 +132,12 @@ func TestIdentifyRejectsBadInput(t *testing.T) {
 	}
 }
 
+// no_login has one status everywhere: 404, the one CONTRACT §5 gives it for
+// GET /login/state.
 func TestPasswordWithoutLogin(t *testing.T) {
 	h := newHarness(t)
 	r := h.browser().do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "x"})
-	if r.StatusCode != 400 || r.json(t)["error"] != "no_login" {
+	if r.StatusCode != 404 || r.json(t)["error"] != "no_login" {
 		t.Fatalf("got %d %s", r.StatusCode, r.body)
 	}
 }

@@ -19,8 +19,8 @@ import (
 // session can do nothing else (CONTRACT §5, SECURITY.md "A known tension").
 
 var (
-	errReauthRequired  = errorf(http.StatusForbidden, "reauth_required", "Confirm it is you first: sign in again or re-enter your password.")
-	errAlreadyEnrolled = errorf(http.StatusConflict, "already_enrolled", "An authenticator app is already set up. Remove it first to set up another.")
+	errReauthRequired  = fail("reauth_required")
+	errAlreadyEnrolled = fail("already_enrolled")
 )
 
 // enrollmentSession returns a session that may add a second factor: a login
@@ -159,7 +159,7 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode str
 	}
 	cred, err := s.accounts.TOTPCredential(r.Context(), cur.sess.AccountID)
 	if errors.Is(err, accounts.ErrNotFound) || (err == nil && cred.Confirmed) {
-		return nil, errorf(http.StatusConflict, "no_pending_totp", "Start the authenticator app set-up first.")
+		return nil, fail("no_pending_totp")
 	}
 	if err != nil {
 		return nil, internal(err)
@@ -247,11 +247,11 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) erro
 	cred, err := s.webauthn.FinishRegistration(user, data, bytes.NewReader(body), name, s.now())
 	if err != nil {
 		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "passkey"})
-		return errorf(http.StatusBadRequest, "invalid_credential", "The passkey could not be registered.")
+		return fail("invalid_credential")
 	}
 	if err := s.accounts.AddWebAuthnCredential(r.Context(), cred); err != nil {
 		if errors.Is(err, accounts.ErrCredentialExists) {
-			return errorf(http.StatusConflict, "credential_exists", "This passkey is already registered.")
+			return fail("credential_exists")
 		}
 		return internal(err)
 	}
@@ -359,11 +359,11 @@ func (s *Server) removeMFA(r *http.Request, method string, remove func(accountID
 		remaining++
 	}
 	if s.cfg.Login.RequireMFA && remaining <= 1 {
-		return errorf(http.StatusConflict, "last_mfa_method", "Add another method before removing the last one: a second factor is required.")
+		return fail("last_mfa_method")
 	}
 	if err := remove(cur.sess.AccountID); err != nil {
 		if errors.Is(err, accounts.ErrNotFound) {
-			return errorf(http.StatusNotFound, "not_found", "No such method.")
+			return fail("not_found")
 		}
 		return internal(err)
 	}
@@ -392,7 +392,7 @@ func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request) error {
 	credID, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
 	if err != nil {
-		return errorf(http.StatusNotFound, "not_found", "No such method.")
+		return fail("not_found")
 	}
 	if err := s.removeMFA(r, "passkey", func(id string) error {
 		return s.accounts.DeleteWebAuthnCredential(r.Context(), id, credID)
@@ -436,7 +436,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp s
 		return err
 	}
 	if !hasPassword && !hasTOTP {
-		return errorf(http.StatusBadRequest, "invalid_request", "Send a password or a TOTP code.")
+		return fail("invalid_request")
 	}
 	method := "password"
 	if !hasPassword {

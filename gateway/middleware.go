@@ -168,17 +168,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return err
 	}
 	if r.ContentLength > maxJSONBody {
-		return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+		return fail("body_too_large")
 	}
 	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
 	dec := jsonDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+			return fail("body_too_large")
 		}
 		if errors.Is(err, io.EOF) {
-			return errorf(http.StatusBadRequest, "invalid_json", "The request body is empty; send a JSON object.")
+			return fail("invalid_json")
 		}
 		return errBadJSON
 	}
@@ -191,7 +191,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 func requireJSON(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Send the body as application/json.")
+		return fail("unsupported_media_type")
 	}
 	return nil
 }

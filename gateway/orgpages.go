@@ -38,7 +38,7 @@ func (s *Server) pageOrgs(w http.ResponseWriter, r *http.Request) {
 	}
 	orgs, err := s.orgViews(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	s.render(w, r, http.StatusOK, "orgs", orgsPage{Email: cur.sess.Email, Error: r.URL.Query().Get("error"), Orgs: orgs})
@@ -66,7 +66,7 @@ func (s *Server) formAsJSON(w http.ResponseWriter, r *http.Request, fields []str
 
 func (s *Server) pageCreateOrg(w http.ResponseWriter, r *http.Request) {
 	if err := s.formAsJSON(w, r, []string{"name"}, s.apiCreateOrg); err != nil {
-		http.Redirect(w, r, "/orgs?error="+url.QueryEscape(asAPIError(err).Message), http.StatusSeeOther)
+		http.Redirect(w, r, "/orgs?error="+url.QueryEscape(describe(err).Message), http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/orgs", http.StatusSeeOther)
@@ -84,7 +84,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, status int, m
 	}
 	role, err := s.orgRole(r, cur)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	orgID := r.PathValue("id")
@@ -119,7 +119,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, status int, m
 func (s *Server) orgFormDone(w http.ResponseWriter, r *http.Request, err error, notice string) {
 	target := "/orgs/" + url.PathEscape(r.PathValue("id"))
 	if err != nil {
-		target += "?error=" + url.QueryEscape(asAPIError(err).Message)
+		target += "?error=" + url.QueryEscape(describe(err).Message)
 	} else {
 		target += "?notice=" + url.QueryEscape(notice)
 	}

@@ -22,8 +22,8 @@ import (
 const invitationLifetime = 7 * 24 * time.Hour
 
 var (
-	errForbidden   = errorf(http.StatusForbidden, "forbidden", "Your role in this organization does not allow this.")
-	errInvalidRole = errorf(http.StatusBadRequest, "invalid_role", "The role must be owner, admin or member.")
+	errForbidden   = fail("forbidden")
+	errInvalidRole = fail("invalid_role")
 )
 
 // orgView is one organization as its member sees it.
@@ -59,11 +59,11 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := strings.TrimSpace(req.Name)
 	if name == "" || utf8.RuneCountInString(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return errorf(http.StatusBadRequest, "invalid_name", "Give the organization a name of at most 100 characters.")
+		return fail("invalid_name")
 	}
 	org, err := s.accounts.CreateOrganization(r.Context(), name, cur.sess.AccountID, s.now())
 	if errors.Is(err, accounts.ErrInvalidOrganizationName) {
-		return errorf(http.StatusBadRequest, "invalid_name", "Give the organization a name of at most 100 characters.")
+		return fail("invalid_name")
 	}
 	if err != nil {
 		return internal(err)
@@ -91,7 +91,7 @@ func (s *Server) orgMember(r *http.Request) (*current, string, error) {
 func (s *Server) orgRole(r *http.Request, cur *current) (string, error) {
 	role, err := s.accounts.MemberRole(r.Context(), r.PathValue("id"), cur.sess.AccountID)
 	if errors.Is(err, accounts.ErrNotFound) {
-		return "", errorf(http.StatusNotFound, "not_found", "No such organization.")
+		return "", fail("not_found")
 	}
 	if err != nil {
 		return "", internal(err)
@@ -232,22 +232,22 @@ func (s *Server) acceptInvitation(r *http.Request, token string) (string, error)
 		return "", err
 	}
 	if len(token) != 43 {
-		return "", errorf(http.StatusNotFound, "not_found", "This invitation does not exist or has expired.")
+		return "", fail("not_found")
 	}
 	sum := sha256.Sum256([]byte(token))
 	inv, err := s.accounts.InvitationByToken(r.Context(), sum[:])
 	if errors.Is(err, accounts.ErrNotFound) || (err == nil && !s.now().Before(inv.ExpiresAt)) {
-		return "", errorf(http.StatusNotFound, "not_found", "This invitation does not exist or has expired.")
+		return "", fail("not_found")
 	}
 	if err != nil {
 		return "", internal(err)
 	}
 	if inv.Email != cur.sess.Email {
-		return "", errorf(http.StatusForbidden, "forbidden", "This invitation was sent to another email address.")
+		return "", fail("forbidden")
 	}
 	err = s.accounts.AcceptInvitation(r.Context(), inv.ID, cur.sess.AccountID, s.now())
 	if errors.Is(err, accounts.ErrNotFound) || errors.Is(err, accounts.ErrInvitationExpired) {
-		return "", errorf(http.StatusNotFound, "not_found", "This invitation does not exist or has expired.")
+		return "", fail("not_found")
 	}
 	if err != nil {
 		return "", internal(err)
@@ -276,7 +276,7 @@ func (s *Server) changeMember(r *http.Request, role string, remove bool) error {
 	orgID, target := r.PathValue("id"), r.PathValue("account_id")
 	current, err := s.accounts.MemberRole(r.Context(), orgID, target)
 	if errors.Is(err, accounts.ErrNotFound) {
-		return errorf(http.StatusNotFound, "not_found", "No such member.")
+		return fail("not_found")
 	}
 	if err != nil {
 		return internal(err)
@@ -300,9 +300,9 @@ func (s *Server) changeMember(r *http.Request, role string, remove bool) error {
 	}
 	switch {
 	case errors.Is(err, accounts.ErrLastOwner):
-		return errorf(http.StatusConflict, "last_owner", "An organization needs at least one owner.")
+		return fail("last_owner")
 	case errors.Is(err, accounts.ErrNotFound):
-		return errorf(http.StatusNotFound, "not_found", "No such member.")
+		return fail("not_found")
 	case err != nil:
 		return internal(err)
 	}
@@ -340,7 +340,7 @@ func (s *Server) apiDeleteMember(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) pageInvitation(w http.ResponseWriter, r *http.Request) {
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if cur == nil || !cur.sess.Complete() {
@@ -352,7 +352,7 @@ func (s *Server) pageInvitation(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) pageAcceptInvitation(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.acceptInvitation(r, r.PathValue("token")); err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/consoles", http.StatusSeeOther)

@@ -61,25 +61,19 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 }
 
-func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ae *apiError) {
-	if ae.Status >= 500 {
-		s.log(r).Error("request failed", "status", ae.Status, "code", ae.Code, "err", ae.Err)
-	}
-	if ae.RetryAfter > 0 {
-		s.writeRetryAfter(w, ae)
-	}
-	s.render(w, r, ae.Status, "error", errorPageData{Status: ae.Status, Message: ae.Message, Home: s.public.Scheme + "://" + s.public.Host + "/consoles"})
-}
-
-func (s *Server) writeRetryAfter(w http.ResponseWriter, ae *apiError) {
-	secs := int((ae.RetryAfter + 999_999_999) / 1_000_000_000)
-	w.Header().Set("Retry-After", itoa(secs))
+// errorPage renders err as the error page, with the status and message its
+// code has for the JSON API too.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	p := describe(err)
+	s.logProblem(r, p)
+	writeRetryAfter(w, p.RetryAfter)
+	s.render(w, r, p.Status, "error", errorPageData{Status: p.Status, Message: p.Message, Home: s.public.Scheme + "://" + s.public.Host + "/consoles"})
 }
 
 func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if cur != nil && cur.sess.Complete() {
@@ -98,7 +92,7 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	page := s.newLoginPage(r)
@@ -121,7 +115,7 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	case cur != nil && !cur.sess.Complete() && cur.sess.Email != "" && q.Get("restart") == "":
 		if err := s.fillLoginPage(r, cur, &page); err != nil {
-			s.errorPage(w, r, asAPIError(err))
+			s.errorPage(w, r, err)
 			return
 		}
 	}
@@ -193,7 +187,7 @@ func loginErrorMessage(code string) string {
 	return "Sign-in could not be completed. Please try again."
 }
 
-var errInvalidForm = errorf(http.StatusBadRequest, "invalid_form", "The form could not be read.")
+var errInvalidForm = fail("invalid_form")
 
 // readForm parses a page's form, bounded like a JSON body.
 func readForm(w http.ResponseWriter, r *http.Request) error {
@@ -259,9 +253,9 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		err = errWrongStep
 	}
 	if err != nil {
-		ae := asAPIError(err)
+		ae := describe(err)
 		if ae.Status >= 500 {
-			s.errorPage(w, r, ae)
+			s.errorPage(w, r, err)
 			return
 		}
 		if errors.Is(err, errNoLogin) || errors.Is(err, errWrongStep) {
@@ -274,7 +268,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		if cur, _ := s.loadSession(r); cur != nil && cur.sess.Email != "" && !cur.sess.Complete() {
 			step := page.Step
 			if err := s.fillLoginPage(r, cur, &page); err != nil {
-				s.errorPage(w, r, asAPIError(err))
+				s.errorPage(w, r, err)
 				return
 			}
 			if step == "email_code" {
@@ -283,7 +277,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		page.Error = ae.Message
 		if ae.RetryAfter > 0 {
-			s.writeRetryAfter(w, ae)
+			writeRetryAfter(w, ae.RetryAfter)
 		}
 		s.render(w, r, ae.Status, "login", page)
 		return
@@ -305,7 +299,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) pageConsoles(w http.ResponseWriter, r *http.Request) {
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if cur == nil || !cur.sess.Complete() {
@@ -318,7 +312,7 @@ func (s *Server) pageConsoles(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *current, status int, chooseFor, returnTo, msg string) {
 	v, err := s.listConsoles(r, cur)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if s.consoles[chooseFor] == nil {
@@ -331,7 +325,7 @@ func (s *Server) renderConsoles(w http.ResponseWriter, r *http.Request, cur *cur
 	}
 	orgs, err := s.orgViews(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	s.render(w, r, status, "consoles", consolesPage{Email: cur.sess.Email, Consoles: v.Consoles, Active: v.Active,
@@ -349,12 +343,12 @@ func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	c := s.consoles[r.PathValue("id")]
 	if c == nil {
-		s.errorPage(w, r, errorf(http.StatusNotFound, "unknown_console", "No such console."))
+		s.errorPage(w, r, fail("unknown_console"))
 		return
 	}
 	returnTo := r.PostForm.Get("return_to")
@@ -367,12 +361,12 @@ func (s *Server) pageEnter(w http.ResponseWriter, r *http.Request) {
 	next, err := s.enterConsole(r, cur, c, enterRequest{AccountID: r.PostForm.Get("account_id"),
 		OrganizationID: r.PostForm.Get("organization_id")}, path, true)
 	if err != nil {
-		ae := asAPIError(err)
+		ae := describe(err)
 		if ae.Code == "account_required" {
 			s.renderConsoles(w, r, cur, http.StatusConflict, c.id, returnTo, ae.Message)
 			return
 		}
-		s.errorPage(w, r, ae)
+		s.errorPage(w, r, err)
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -384,7 +378,7 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) {
 		err = s.endSession(w, r, cur)
 	}
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)

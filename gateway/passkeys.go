@@ -32,7 +32,7 @@ const (
 // maxWebAuthnBody bounds a WebAuthn answer (attestation objects are a few KiB).
 const maxWebAuthnBody = 64 << 10
 
-var errPasskeyFailed = errorf(http.StatusUnauthorized, "invalid_credentials", "The passkey could not be verified.")
+var errPasskeyFailed = fail("invalid_credentials")
 
 func (s *Server) startCeremony(r *http.Request, sess *session.Session, purpose string, data []byte) error {
 	raw, err := json.Marshal(ceremony{Purpose: purpose, Data: data})
@@ -47,7 +47,7 @@ func (s *Server) startCeremony(r *http.Request, sess *session.Session, purpose s
 func (s *Server) takeCeremony(r *http.Request, sess *session.Session, purposes ...string) ([]byte, string, error) {
 	var c ceremony
 	if len(sess.Ceremony) == 0 || json.Unmarshal(sess.Ceremony, &c) != nil {
-		return nil, "", errorf(http.StatusBadRequest, "no_ceremony", "Ask for passkey options first.")
+		return nil, "", fail("no_ceremony")
 	}
 	sess.Ceremony = nil
 	if err := s.saveSession(r.Context(), sess); err != nil {
@@ -62,14 +62,14 @@ func (s *Server) takeCeremony(r *http.Request, sess *session.Session, purposes .
 		return nil, "", storeDown(err)
 	}
 	if n != 1 {
-		return nil, "", errorf(http.StatusBadRequest, "no_ceremony", "Ask for passkey options first.")
+		return nil, "", fail("no_ceremony")
 	}
 	for _, p := range purposes {
 		if c.Purpose == p {
 			return c.Data, c.Purpose, nil
 		}
 	}
-	return nil, "", errorf(http.StatusBadRequest, "no_ceremony", "Ask for passkey options first.")
+	return nil, "", fail("no_ceremony")
 }
 
 // webauthnUser builds the WebAuthn view of an account.
@@ -119,7 +119,7 @@ func (s *Server) loginPasskeyOptions(w http.ResponseWriter, r *http.Request) err
 		return errWrongStep
 	}
 	if err != nil {
-		return errorf(http.StatusConflict, "passkey_unavailable", "No passkey can be used for this account.")
+		return fail("passkey_unavailable")
 	}
 	if err := s.startCeremony(r, cur.sess, purpose, data); err != nil {
 		return err
@@ -216,11 +216,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, err
 	}
 	if r.ContentLength > limit {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+		return nil, fail("body_too_large")
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		return nil, errorf(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is too large.")
+		return nil, fail("body_too_large")
 	}
 	return b, nil
 }

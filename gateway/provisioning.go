@@ -21,8 +21,7 @@ import (
 // (the chooser says so) and never fails a sign-up. The request is idempotent
 // on the console's side by account_id.
 
-var errProvisioningPending = errorf(http.StatusConflict, "provisioning_pending",
-	"Your account in this console is being set up. Try again in a moment.")
+var errProvisioningPending = fail("provisioning_pending")
 
 const (
 	provisionEvery = 2 * time.Second

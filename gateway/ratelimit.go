@@ -66,8 +66,7 @@ func (l *limiter) begin(r *http.Request, email, method string) (*attempt, error)
 	}
 	if retry > 0 {
 		s.metrics.loginAttempts.WithLabelValues(method, "rate_limited").Inc()
-		return nil, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "Too many failed attempts. Try again later.", RetryAfter: max(retry, time.Second)}
+		return nil, &failure{Code: "rate_limited", RetryAfter: max(retry, time.Second)}
 	}
 	return a, nil
 }
@@ -95,8 +94,7 @@ func (l *limiter) identify(r *http.Request) error {
 		return storeDown(err)
 	}
 	if n > int64(identifyPerFailure*s.cfg.Login.IPMaxFailures) {
-		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "Too many sign-in attempts from your network. Try again later.", RetryAfter: max(ttl, time.Second)}
+		return &failure{Code: "rate_limited", RetryAfter: max(ttl, time.Second)}
 	}
 	return nil
 }

@@ -131,7 +131,7 @@ func (s *Server) routes() http.Handler {
 			// A Host whose "port" is not a number would be forwarded as is
 			// (Host header poisoning of the consoles' absolute URLs and caches).
 			s.securityHeaders(w.Header())
-			s.writeAPIError(w, r, errorf(http.StatusBadRequest, "invalid_host", "The Host header is not valid."))
+			s.writeAPIError(w, r, fail("invalid_host"))
 			return
 		}
 		host := hostOnly(r.Host)
@@ -156,7 +156,7 @@ func (s *Server) routes() http.Handler {
 		if c == nil {
 			// Unknown host: 421 Misdirected Request (CONTRACT §3).
 			s.securityHeaders(w.Header())
-			s.writeAPIError(w, r, errorf(http.StatusMisdirectedRequest, "unknown_host", "This host is not served here."))
+			s.writeAPIError(w, r, fail("unknown_host"))
 			return
 		}
 		if p := r.URL.Path; p == "/.auth" || strings.HasPrefix(p, "/.auth/") {
@@ -198,7 +198,7 @@ func (s *Server) jsonMethodNotAllowed(api *http.ServeMux) http.Handler {
 			return
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		s.writeAPIError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed here."))
+		s.writeAPIError(w, r, fail("method_not_allowed"))
 	})
 }
 
@@ -249,7 +249,7 @@ func (s *Server) canonicalOrAnswer(w http.ResponseWriter, r *http.Request) (stri
 	raw := upstreams.RequestPath(r)
 	canonical, err := upstreams.CanonicalPath(raw)
 	if err != nil {
-		s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The request path is not valid."))
+		s.consoleError(w, r, fail("invalid_path"))
 		return "", false
 	}
 	if canonical == raw {
@@ -264,7 +264,7 @@ func (s *Server) canonicalOrAnswer(w http.ResponseWriter, r *http.Request) (stri
 		w.WriteHeader(http.StatusPermanentRedirect)
 		return "", false
 	}
-	s.consoleError(w, r, errorf(http.StatusBadRequest, "invalid_path", "The request path is not in canonical form."))
+	s.consoleError(w, r, fail("invalid_path"))
 	return "", false
 }
 

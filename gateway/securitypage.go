@@ -29,7 +29,7 @@ func (s *Server) pageSecurity(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, msg, notice string, totp *totpEnrollView) {
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if cur == nil || !cur.sess.Complete() {
@@ -38,12 +38,12 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 	}
 	v, err := s.mfaSummary(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	links, err := s.ssoList(r, cur.sess.AccountID)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	unlinked := slices.DeleteFunc(s.configuredProviders(), func(name string) bool {
@@ -78,13 +78,13 @@ func (s *Server) securityForm(w http.ResponseWriter, r *http.Request, action fun
 	}
 	notice, totp, err := action()
 	if err != nil {
-		ae := asAPIError(err)
+		ae := describe(err)
 		if errors.Is(err, errUnauthenticated) {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
 		if ae.Status >= 500 {
-			s.errorPage(w, r, ae)
+			s.errorPage(w, r, err)
 			return
 		}
 		s.renderSecurity(w, r, ae.Status, ae.Message, "", nil)
@@ -128,7 +128,7 @@ func (s *Server) pagePasskeyDelete(w http.ResponseWriter, r *http.Request) {
 	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
 		credID, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
 		if err != nil {
-			return "", nil, errorf(http.StatusNotFound, "not_found", "No such passkey.")
+			return "", nil, fail("not_found")
 		}
 		err = s.removeMFA(r, "passkey", func(id string) error {
 			return s.accounts.DeleteWebAuthnCredential(r.Context(), id, credID)

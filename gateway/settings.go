@@ -102,7 +102,7 @@ func settingsNotice(code string) string {
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, msg, notice string) {
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if cur == nil || !cur.sess.Complete() {
@@ -111,7 +111,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 	}
 	items, err := s.sessionItems(r, cur)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
@@ -129,13 +129,13 @@ func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action fun
 	}
 	notice, err := action()
 	if err != nil {
-		ae := asAPIError(err)
-		if ae == errUnauthenticated {
+		ae := describe(err)
+		if ae.Code == "unauthenticated" {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
 		if ae.Status >= 500 {
-			s.errorPage(w, r, ae)
+			s.errorPage(w, r, err)
 			return
 		}
 		s.renderSettings(w, r, ae.Status, ae.Message, "")
@@ -191,7 +191,7 @@ func (s *Server) pageSetLocale(w http.ResponseWriter, r *http.Request) {
 		}
 		locale := r.PostForm.Get("locale")
 		if !web.Supported(locale) {
-			return "", errorf(http.StatusBadRequest, "invalid_locale", "Choose English or French.")
+			return "", fail("invalid_locale")
 		}
 		if err := s.accounts.SetLocale(r.Context(), cur.sess.AccountID, locale); err != nil {
 			if errors.Is(err, accounts.ErrNotFound) {

@@ -99,7 +99,7 @@ func (s *Server) verifySignup(w http.ResponseWriter, r *http.Request, rawCode st
 		return nil, err
 	}
 	if cur == nil || cur.sess.Next != session.StepVerifyEmail || len(cur.sess.Signup) == 0 {
-		return nil, errorf(http.StatusBadRequest, "no_signup", "No sign-up is waiting for a code. Start again.")
+		return nil, fail("no_signup")
 	}
 	att, err := (&limiter{s}).begin(r, cur.sess.Email, "signup_code")
 	if err != nil {
@@ -217,9 +217,9 @@ func (s *Server) pageSignupSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ae := asAPIError(err)
+	ae := describe(err)
 	if ae.Status >= 500 {
-		s.errorPage(w, r, ae)
+		s.errorPage(w, r, err)
 		return
 	}
 	page.Error = ae.Message

@@ -103,16 +103,16 @@ func (s *Server) beginSSO(r *http.Request, sess *session.Session, p sso.Provider
 func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 	p := s.ssoProviders[r.PathValue("provider")]
 	if p == nil {
-		s.errorPage(w, r, errorf(http.StatusNotFound, "unknown_provider", "This sign-in provider is not available."))
+		s.errorPage(w, r, fail("unknown_provider"))
 		return
 	}
 	if err := (&limiter{s}).identify(r); err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	old, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	if old != nil && !old.sess.Complete() {
@@ -133,7 +133,7 @@ func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 		err = s.setSessionCookie(w, r, token)
 	}
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -146,7 +146,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	provider := r.PathValue("provider")
 	cur, err := s.loadSession(r)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	var a ssoAttempt
@@ -157,7 +157,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	// Single use: the attempt is gone whatever happens next.
 	cur.sess.SSO = nil
 	if err := s.saveSession(r.Context(), cur.sess); err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	q := r.URL.Query()
@@ -209,7 +209,7 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request, cur *current, 
 	}
 	att, err := (&limiter{s}).begin(r, acct.Email, "sso")
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	att.success(r)
@@ -219,7 +219,7 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request, cur *current, 
 	cur.sess.Factors = append(cur.sess.Factors, "sso:"+id.Provider)
 	res, err := s.advance(w, r, cur, acct)
 	if err != nil {
-		s.errorPage(w, r, asAPIError(err))
+		s.errorPage(w, r, err)
 		return
 	}
 	switch {
@@ -275,7 +275,7 @@ func (s *Server) ssoRefused(w http.ResponseWriter, r *http.Request, cur *current
 	}
 	if cur != nil && !cur.sess.Complete() {
 		if err := s.endSession(w, r, cur); err != nil {
-			s.errorPage(w, r, asAPIError(err))
+			s.errorPage(w, r, err)
 			return
 		}
 	}
@@ -364,7 +364,7 @@ func (s *Server) startLink(r *http.Request, provider string) (string, error) {
 	}
 	p := s.ssoProviders[provider]
 	if p == nil {
-		return "", errorf(http.StatusNotFound, "unknown_provider", "This sign-in provider is not available.")
+		return "", fail("unknown_provider")
 	}
 	return s.beginSSO(r, cur.sess, p, "link")
 }
@@ -401,11 +401,11 @@ func (s *Server) unlinkSSO(r *http.Request, provider string) error {
 		return err
 	}
 	if acct.PasswordHash == "" && m.passkeys == 0 && len(ids) <= 1 {
-		return errorf(http.StatusConflict, "last_sign_in_method", "This is your only way to sign in: set a password or add a passkey first.")
+		return fail("last_sign_in_method")
 	}
 	if err := s.accounts.UnlinkSSO(r.Context(), acct.ID, provider); err != nil {
 		if errors.Is(err, accounts.ErrNotFound) {
-			return errorf(http.StatusNotFound, "not_found", "No such linked identity.")
+			return fail("not_found")
 		}
 		return internal(err)
 	}
@@ -425,7 +425,7 @@ func (s *Server) apiSSOUnlink(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) pageSSOLink(w http.ResponseWriter, r *http.Request) {
 	target, err := s.startLink(r, r.PathValue("provider"))
 	if err != nil {
-		s.renderSecurity(w, r, asAPIError(err).Status, asAPIError(err).Message, "", nil)
+		s.renderSecurity(w, r, describe(err).Status, describe(err).Message, "", nil)
 		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)

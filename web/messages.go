@@ -16,6 +16,11 @@ import (
 // that every message it can show has its French.
 
 var messagesFR = map[string]string{
+	// The one message of each error code (gateway/errors.go).
+	"Choose a password of at least %d characters that is not among the most common ones (at most 256 bytes).": "Choisissez un mot de passe d'au moins %d caractères qui ne fasse pas partie des plus courants (256 octets au plus).",
+	"Too many attempts. Try again later.":                    "Trop de tentatives. Réessayez plus tard.",
+	"Choose which of your accounts in this console to open.": "Choisissez lequel de vos comptes de cette console ouvrir.",
+	"You are not allowed to do this.":                        "Vous n'êtes pas autorisé à faire cela.",
 	// Sign-in and sign-up.
 	"The email or password is incorrect.":                                                  "L'adresse e-mail ou le mot de passe est incorrect.",
 	"The code is not valid. Check it and try again.":                                       "Le code n'est pas valide. Vérifiez-le et réessayez.",
