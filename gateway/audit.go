@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"unigate/account"
 	"unigate/accounts"
 )
 
@@ -13,17 +14,23 @@ import (
 // account store's audit_events. details must never hold a secret, a code or
 // a session token (ASVS V16.2.5).
 func (s *Server) audit(r *http.Request, kind, accountID string, details map[string]string) {
-	ip := s.clientIP(r).String()
-	attrs := []any{"audit", true, "event", kind, "account_id", accountID, "ip", ip}
-	for k, v := range details {
+	s.Audit(r.Context(), account.AuditEvent{Kind: kind, AccountID: accountID, IP: s.clientIP(r).String(), Details: details})
+}
+
+// Audit records e; the packages below the edge (account) are given the
+// Server as their Auditor.
+func (s *Server) Audit(ctx context.Context, e account.AuditEvent) {
+	attrs := []any{"audit", true, "event", e.Kind, "account_id", e.AccountID, "ip", e.IP}
+	for k, v := range e.Details {
 		attrs = append(attrs, k, v)
 	}
-	s.log(r).Info("audit", attrs...)
+	log := s.logger.With("request_id", requestID(ctx))
+	log.Info("audit", attrs...)
 	// A slow or failing audit table must not hold up a login; the log line above stands.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	err := s.accounts.RecordAudit(ctx, accounts.AuditEvent{At: s.now(), Kind: kind, AccountID: accountID, IP: ip, Details: details})
+	err := s.accounts.RecordAudit(ctx, accounts.AuditEvent{At: s.now(), Kind: e.Kind, AccountID: e.AccountID, IP: e.IP, Details: e.Details})
 	if err != nil {
-		s.log(r).Warn("audit event not stored", "event", kind, "err", err)
+		log.Warn("audit event not stored", "event", e.Kind, "err", err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"unigate/account"
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/mfa"
@@ -90,6 +91,9 @@ type Server struct {
 
 	pages   *web.Renderer
 	handler http.Handler
+
+	// orgs is the self-service of organizations (package account).
+	orgs *account.Orgs
 }
 
 // consoleSite is one configured console, ready to serve.
@@ -204,6 +208,18 @@ func New(d Deps) (*Server, error) {
 		}
 	}
 	s.metrics.preset(s.consoleList)
+
+	s.orgs, err = account.NewOrgs(account.OrgsConfig{
+		Store:     d.Accounts,
+		Mailer:    d.Mailer,
+		Counters:  d.Sessions,
+		Audit:     s,
+		PublicURL: s.public.Scheme + "://" + s.public.Host,
+		Now:       s.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 
 	s.pages, err = web.NewRenderer()
 	if err != nil {
