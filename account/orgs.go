@@ -49,6 +49,7 @@ type OrgStore interface {
 	PendingInvitations(ctx context.Context, orgID string, now time.Time) ([]accounts.Invitation, error)
 	AcceptInvitation(ctx context.Context, invitationID, accountID string, at time.Time) error
 	AccountByEmail(ctx context.Context, email string) (*accounts.Account, error)
+	RenameOrganization(ctx context.Context, orgID, name string) error
 }
 
 // Mailer queues one message for the outbox; key makes it idempotent.
@@ -180,6 +181,33 @@ func (o *Orgs) Create(ctx context.Context, actor Actor, name string) (Org, error
 	}
 	o.cfg.Audit.Audit(ctx, AuditEvent{Kind: "org.create", AccountID: actor.AccountID, IP: actor.IP, Details: map[string]string{"organization_id": org.ID}})
 	return Org{ID: org.ID, Name: org.Name, Role: accounts.RoleOwner}, o.changed(ctx, actor.AccountID)
+}
+
+// Rename gives the organization a new name (CONTRACT §9b): owners and admins.
+func (o *Orgs) Rename(ctx context.Context, actor Actor, orgID, name string) error {
+	role, err := o.role(ctx, actor, orgID)
+	if err != nil {
+		return err
+	}
+	if role != accounts.RoleOwner && role != accounts.RoleAdmin {
+		return ErrForbidden
+	}
+	name = strings.TrimSpace(name)
+	if !ValidName(name) {
+		return ErrInvalidName
+	}
+	err = o.cfg.Store.RenameOrganization(ctx, orgID, name)
+	switch {
+	case errors.Is(err, accounts.ErrInvalidOrganizationName):
+		return ErrInvalidName
+	case errors.Is(err, accounts.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return fmt.Errorf("account: rename organization: %w", err)
+	}
+	o.cfg.Audit.Audit(ctx, AuditEvent{Kind: "org.rename", AccountID: actor.AccountID, IP: actor.IP,
+		Details: map[string]string{"organization_id": orgID}})
+	return nil
 }
 
 // role is the actor's role in the organization; ErrNotFound for

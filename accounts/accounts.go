@@ -47,7 +47,10 @@ type Account struct {
 	MFAEnrollRequired bool
 	// Locale is the BCP 47 tag used for mails and pages; CreateAccount
 	// stores "en" when it is empty.
-	Locale    string
+	Locale string
+	// Name is the name the person gave in their profile ("" until then);
+	// written only by ProfileStore.SetName.
+	Name      string
 	CreatedAt time.Time // set to now (UTC) by CreateAccount when zero
 	UpdatedAt time.Time // set by the store on every write
 }

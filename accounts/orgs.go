@@ -157,6 +157,9 @@ type OrgStore interface {
 	// ErrInvalidRole; ErrNotFound if the organization or account does not
 	// exist.
 	AddMembership(ctx context.Context, orgID, accountID, role string, at time.Time) error
+	// RenameOrganization sets the organization's name.
+	// ErrInvalidOrganizationName; ErrNotFound if there is no such organization.
+	RenameOrganization(ctx context.Context, orgID, name string) error
 }
 
 var _ OrgStore = (*sqlStore)(nil)
@@ -206,6 +209,20 @@ func (s *sqlStore) CreateOrganization(ctx context.Context, name, ownerAccountID 
 		return nil, s.orgError("CreateOrganization", err)
 	}
 	return org, nil
+}
+
+func (s *sqlStore) RenameOrganization(ctx context.Context, orgID, name string) error {
+	if err := validOrganizationName(name); err != nil {
+		return err
+	}
+	n, err := s.db.exec(ctx, `UPDATE organizations SET name = $2 WHERE id = $1`, orgID, name)
+	if err != nil {
+		return s.orgError("RenameOrganization", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
 }
 
 func (s *sqlStore) Memberships(ctx context.Context, accountID string) ([]Membership, error) {

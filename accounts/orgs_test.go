@@ -18,6 +18,7 @@ import (
 var orgSuite = []suiteTest{
 	{"CreateOrganization", testOrgCreate},
 	{"CreateOrganizationRefusesBadInput", testOrgCreateRefuses},
+	{"RenameOrganization", testOrgRename},
 	{"MembershipsOrder", testOrgMembershipsOrder},
 	{"MembersAndRoles", testOrgMembers},
 	{"AddMembershipIdempotent", testOrgAddMembership},
@@ -90,6 +91,32 @@ func testOrgCreate(t *testing.T, d driverUnderTest) {
 	}
 	if !org3.CreatedAt.Equal(clock.now()) {
 		t.Errorf("CreatedAt = %v, want now %v", org3.CreatedAt, clock.now())
+	}
+}
+
+func testOrgRename(t *testing.T, d driverUnderTest) {
+	ctx := context.Background()
+	s := newStore(t, d)
+	a := mustCreate(t, s, "alice@example.com")
+	org := mustCreateOrg(t, s, "Acme", a.ID)
+	other := mustCreateOrg(t, s, "Globex", a.ID)
+	if err := s.RenameOrganization(ctx, org.ID, "Acme Corporation"); err != nil {
+		t.Fatalf("RenameOrganization: %v", err)
+	}
+	for _, name := range []string{"", " ", "a\nb", "\xff", strings.Repeat("n", MaxOrganizationNameBytes+1)} {
+		if err := s.RenameOrganization(ctx, org.ID, name); !errors.Is(err, ErrInvalidOrganizationName) {
+			t.Errorf("RenameOrganization(%q) = %v, want ErrInvalidOrganizationName", name, err)
+		}
+	}
+	if err := s.RenameOrganization(ctx, uuid.NewString(), "Ghost"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("RenameOrganization(unknown) = %v, want ErrNotFound", err)
+	}
+	names := map[string]string{}
+	for _, m := range mustMemberships(t, s, a.ID) {
+		names[m.OrganizationID] = m.Name
+	}
+	if names[org.ID] != "Acme Corporation" || names[other.ID] != "Globex" {
+		t.Errorf("names after the rename: %v", names)
 	}
 }
 

@@ -19,6 +19,9 @@ type ProfileStore interface {
 	// SetLocale sets the language of the account's pages and mails, one of
 	// Locales. Returns ErrInvalidLocale or ErrNotFound.
 	SetLocale(ctx context.Context, accountID, locale string) error
+	// SetName sets the name of the account's profile ("" clears it); the
+	// caller checks it (package account). Returns ErrNotFound.
+	SetName(ctx context.Context, accountID, name string) error
 }
 
 var _ ProfileStore = (*sqlStore)(nil)
@@ -28,4 +31,8 @@ func (s *sqlStore) SetLocale(ctx context.Context, accountID, locale string) erro
 		return fmt.Errorf("%w: %q", ErrInvalidLocale, locale)
 	}
 	return s.setAccountColumn(ctx, "locale", accountID, locale)
+}
+
+func (s *sqlStore) SetName(ctx context.Context, accountID, name string) error {
+	return s.setAccountColumn(ctx, "name", accountID, name)
 }

@@ -23,6 +23,10 @@ func TestProfileStore(t *testing.T) {
 				t.Parallel()
 				testSetLocaleRefusesBadInput(t, d)
 			})
+			t.Run("SetName", func(t *testing.T) {
+				t.Parallel()
+				testSetName(t, d)
+			})
 		})
 	}
 }
@@ -84,5 +88,30 @@ func testSetLocaleRefusesBadInput(t *testing.T, d driverUnderTest) {
 		if err := s.SetLocale(ctx, id, "fr"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("SetLocale(account %q) error = %v, want ErrNotFound", id, err)
 		}
+	}
+}
+
+func testSetName(t *testing.T, d driverUnderTest) {
+	ctx := context.Background()
+	s := newStore(t, d)
+	a := mustCreate(t, s, "alice@example.com")
+	b := mustCreate(t, s, "bob@example.com")
+	if a.Name != "" || mustGet(t, s, a.ID).Name != "" {
+		t.Fatalf("a new account has a name: %q", a.Name)
+	}
+	for _, name := range []string{"Anna Karénine", "", "O'Brien; DROP TABLE accounts; --"} {
+		if err := s.SetName(ctx, a.ID, name); err != nil {
+			t.Fatalf("SetName(%q): %v", name, err)
+		}
+		if got := mustGet(t, s, a.ID); got.Name != name || got.Email != a.Email || got.Locale != a.Locale {
+			t.Errorf("after SetName(%q): %+v", name, got)
+		}
+	}
+	if got, err := s.AccountByEmail(ctx, "bob@example.com"); err != nil || got.Name != "" {
+		t.Errorf("another account: %+v %v", got, err)
+	}
+	_ = b
+	if err := s.SetName(ctx, uuid.NewString(), "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetName of an unknown account: %v, want ErrNotFound", err)
 	}
 }

@@ -147,9 +147,9 @@ func (s *sqlStore) accountWhere(ctx context.Context, column, value string) (*Acc
 	var a Account
 	var hash sql.NullString
 	var created, updated string
-	err := s.db.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE `+column+` = $1`, []any{value},
+	err := s.db.queryRow(ctx, `SELECT `+accountColumns+`, name FROM accounts WHERE `+column+` = $1`, []any{value},
 		&a.ID, &a.Email, &a.EmailVerified, &hash, &a.PasswordSetRequired,
-		&a.MFAEnrollRequired, &a.Locale, &created, &updated)
+		&a.MFAEnrollRequired, &a.Locale, &created, &updated, &a.Name)
 	if err != nil {
 		return nil, s.mapError("account by "+column, err)
 	}

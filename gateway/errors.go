@@ -80,7 +80,7 @@ var errorCodes = map[string]codeInfo{
 
 	// Organizations.
 	"forbidden":    {http.StatusForbidden, "You are not allowed to do this."},
-	"invalid_name": {http.StatusBadRequest, "Give the organization a name of at most 100 characters."},
+	"invalid_name": {http.StatusBadRequest, "Give a name of 1 to 100 characters, without control characters."},
 	"invalid_role": {http.StatusBadRequest, "The role must be owner, admin or member."},
 	"last_owner":   {http.StatusConflict, "An organization needs at least one owner."},
 }

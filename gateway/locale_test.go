@@ -248,7 +248,7 @@ func TestSecurityAndSettingsNoticesInFrench(t *testing.T) {
 		"/settings/security?notice=confirmed":      "Merci. Vous pouvez modifier vos paramètres de sécurité",
 		"/settings/security?notice=totp_on":        "Votre application d'authentification est configurée.",
 		"/settings/security?error=reauth_required": "Confirmez d'abord votre identité, puis associez de nouveau le fournisseur.",
-		"/orgs?error=invalid_name":                 "Donnez à l'organisation un nom",
+		"/orgs?error=invalid_name":                 "Donnez un nom de 1 à 100 caractères",
 	} {
 		wantPage(t, b.do("GET", accountURL+path, nil), 200, "fr", want)
 	}

@@ -36,6 +36,7 @@ var orgNotices = map[string]string{
 	"invited":      "Invitation sent.",
 	"role_changed": "Role changed.",
 	"removed":      "Member removed.",
+	"renamed":      "The organization was renamed.",
 }
 
 // pageMessage is the sentence of an error code given in a page's URL, or ""

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestOrgPagesShowOnlyKnownMessages(t *testing.T) {
 		}
 	}
 	for path, want := range map[string]string{
-		"/orgs?error=invalid_name":                  "Give the organization a name of at most 100 characters.",
+		"/orgs?error=invalid_name":                  "Give a name of 1 to 100 characters, without control characters.",
 		"/orgs/" + orgID + "?error=last_owner":      "An organization needs at least one owner.",
 		"/orgs/" + orgID + "?notice=invited":        "Invitation sent.",
 		"/orgs/" + orgID + "?notice=role_changed":   "Role changed.",
@@ -141,4 +142,85 @@ func (m *recordingMailer) countTo(to string) int {
 		}
 	}
 	return n
+}
+
+// The profile and an organization's name, through the API and the pages
+// (CONTRACT §9b).
+func TestProfileAndOrganizationName(t *testing.T) {
+	h := newHarness(t)
+	h.createAccount("anna@example.com", "correct horse battery")
+	h.createAccount("member@example.com", "correct horse battery")
+	b, m := h.browser(), h.browser()
+	b.login("anna@example.com", "correct horse battery")
+	m.login("member@example.com", "correct horse battery")
+
+	r := b.do("GET", accountURL+"/api/v1/me/profile", nil)
+	if got := r.json(t); r.StatusCode != 200 || got["email"] != "anna@example.com" || got["name"] != "" || got["locale"] != "en" {
+		t.Fatalf("profile: %d %s", r.StatusCode, r.body)
+	}
+	for _, tc := range []struct {
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"name": "  Anna Karénine "}, 204, ""},
+		{map[string]any{"locale": "fr"}, 204, ""},
+		{map[string]any{"name": ""}, 400, "invalid_name"},
+		{map[string]any{"name": strings.Repeat("é", 101)}, 400, "invalid_name"},
+		{map[string]any{"name": "bell\a"}, 400, "invalid_name"},
+		{map[string]any{"locale": "de"}, 400, "invalid_locale"},
+		{map[string]any{"name": "Not stored", "locale": "xx"}, 400, "invalid_locale"},
+	} {
+		r := b.do("PATCH", accountURL+"/api/v1/me/profile", tc.body)
+		if r.StatusCode != tc.status || (tc.code != "" && r.json(t)["error"] != tc.code) {
+			t.Errorf("PATCH %v: %d %s, want %d %s", tc.body, r.StatusCode, r.body, tc.status, tc.code)
+		}
+	}
+	r = b.do("GET", accountURL+"/api/v1/me/profile", nil)
+	if got := r.json(t); got["name"] != "Anna Karénine" || got["locale"] != "fr" {
+		t.Fatalf("profile after the changes: %s", r.body)
+	}
+	if r := h.browser().do("GET", accountURL+"/api/v1/me/profile", nil); r.StatusCode != 401 {
+		t.Fatalf("profile without a session: %d", r.StatusCode)
+	}
+	// The settings page shows the name and saves it.
+	if r := b.do("GET", accountURL+"/settings", nil); !strings.Contains(string(r.body), `value="Anna Karénine"`) {
+		t.Fatalf("settings page lacks the name: %s", r.body)
+	}
+	if r := b.do("POST", accountURL+"/settings/profile", url.Values{"name": {"Anna K."}}); r.StatusCode != 303 || r.Header.Get("Location") != "/settings?notice=profile" {
+		t.Fatalf("name form: %d %v", r.StatusCode, r.Header)
+	}
+	if r := b.do("GET", accountURL+"/api/v1/me/profile", nil); r.json(t)["name"] != "Anna K." {
+		t.Fatalf("after the form: %s", r.body)
+	}
+
+	// An organization renamed by its owner; a member may not.
+	orgID := b.do("POST", accountURL+"/api/v1/orgs", map[string]string{"name": "Acme"}).json(t)["id"].(string)
+	ctx := context.Background()
+	memberID := m.do("GET", accountURL+"/api/v1/session", nil).json(t)["user"].(map[string]any)["id"].(string)
+	if err := h.accounts.AddMembership(ctx, orgID, memberID, "member", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]string{"name": "Acme Corporation"}); r.StatusCode != 204 {
+		t.Fatalf("rename: %d %s", r.StatusCode, r.body)
+	}
+	if r := m.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]string{"name": "Mine now"}); r.StatusCode != 403 || r.json(t)["error"] != "forbidden" {
+		t.Fatalf("rename by a member: %d %s", r.StatusCode, r.body)
+	}
+	if r := h.browser().do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]string{"name": "x"}); r.StatusCode != 401 {
+		t.Fatalf("rename without a session: %d", r.StatusCode)
+	}
+	if r := b.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]string{"name": " "}); r.StatusCode != 400 {
+		t.Fatalf("blank name: %d", r.StatusCode)
+	}
+	if r := m.do("GET", accountURL+"/api/v1/orgs", nil); !strings.Contains(string(r.body), "Acme Corporation") {
+		t.Fatalf("the member sees: %s", r.body)
+	}
+	r = b.do("POST", accountURL+"/orgs/"+orgID+"/name", url.Values{"name": {"Acme SA"}})
+	if r.StatusCode != 303 || !strings.HasSuffix(r.Header.Get("Location"), "?notice=renamed") {
+		t.Fatalf("rename form: %d %v", r.StatusCode, r.Header)
+	}
+	if r := b.do("GET", accountURL+"/orgs/"+orgID, nil); !strings.Contains(string(r.body), "<h1>Acme SA</h1>") {
+		t.Fatalf("org page after the rename: %s", r.body)
+	}
 }

@@ -92,8 +92,9 @@ type Server struct {
 	pages   *web.Renderer
 	handler http.Handler
 
-	// orgs is the self-service of organizations (package account).
-	orgs *account.Orgs
+	// orgs and profile are the self-service of package account.
+	orgs    *account.Orgs
+	profile *account.Profile
 }
 
 // consoleSite is one configured console, ready to serve.
@@ -218,6 +219,10 @@ func New(d Deps) (*Server, error) {
 		Now:       s.now,
 	})
 	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+
+	if s.profile, err = account.NewProfile(d.Accounts, s); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 

@@ -80,6 +80,7 @@ type settingsPage struct {
 	Recent   bool
 	MinLen   int
 	Locale   string // the account's language, for its pages and mails
+	Name     string // the profile's name
 	Sessions []sessionListItem
 }
 
@@ -95,6 +96,8 @@ func settingsNotice(code string) string {
 		return "The session was signed out."
 	case "locale":
 		return "Your language was saved. It is also used for the emails we send you."
+	case "profile":
+		return "Your name was saved."
 	}
 	return ""
 }
@@ -120,7 +123,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	s.render(w, r, status, "settings", settingsPage{Email: cur.sess.Email, Error: msg, Notice: notice,
-		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(acct.Locale), Sessions: items})
+		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(acct.Locale), Name: acct.Name, Sessions: items})
 }
 
 func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action func() (string, error)) {

@@ -128,6 +128,8 @@ var catalog = map[string]text{
 	"org.until":       {"until %s", "jusqu'au %s"},
 	"org.invite":      {"Invite someone", "Inviter quelqu'un"},
 	"org.send_invite": {"Send the invitation", "Envoyer l'invitation"},
+	"org.rename":      {"Rename the organization", "Renommer l'organisation"},
+	"org.name":        {"Name", "Nom"},
 
 	// settings.html
 	"settings.title":         {"Settings", "Paramètres"},
@@ -145,6 +147,9 @@ var catalog = map[string]text{
 	"settings.language":      {"Language", "Langue"},
 	"settings.language_hint": {"The language of these pages and of the emails we send you.", "La langue de ces pages et des e-mails que nous vous envoyons."},
 	"settings.language_save": {"Save the language", "Enregistrer la langue"},
+	"settings.profile":       {"Profile", "Profil"},
+	"settings.name":          {"Your name", "Votre nom"},
+	"settings.name_save":     {"Save the name", "Enregistrer le nom"},
 
 	// security.html
 	"security.title":           {"Security", "Sécurité"},

@@ -1,0 +1,91 @@
+package gateway
+
+import (
+	"net/http"
+
+	"unigate/account"
+)
+
+// The profile (CONTRACT §9b): GET/PATCH /me/profile, the name form of
+// /settings and the rename of an organization; adapters over package account.
+
+type profileView struct {
+	Email  string `json:"email"`
+	Name   string `json:"name"`
+	Locale string `json:"locale"`
+}
+
+func (s *Server) apiProfile(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.profile.Get(r.Context(), s.actor(r, cur))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, profileView(p))
+	return nil
+}
+
+func (s *Server) apiPatchProfile(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Name   *string `json:"name"`
+		Locale *string `json:"locale"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	if err := s.profile.Update(r.Context(), s.actor(r, cur), account.ProfileChange{Name: req.Name, Locale: req.Locale}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pageSetName is the name form of /settings.
+func (s *Server) pageSetName(w http.ResponseWriter, r *http.Request) {
+	s.settingsForm(w, r, func() (string, error) {
+		cur, err := s.requireComplete(r)
+		if err != nil {
+			return "", err
+		}
+		name := r.PostForm.Get("name")
+		return "profile", s.profile.Update(r.Context(), s.actor(r, cur), account.ProfileChange{Name: &name})
+	})
+}
+
+// apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins).
+func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Name *string `json:"name"`
+	}
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	cur, err := s.requireComplete(r)
+	if err != nil {
+		return err
+	}
+	if req.Name != nil {
+		if err := s.orgs.Rename(r.Context(), s.actor(r, cur), r.PathValue("id"), *req.Name); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// pageRenameOrg is the rename form of an organization's page.
+func (s *Server) pageRenameOrg(w http.ResponseWriter, r *http.Request) {
+	cur, ok := s.orgForm(w, r)
+	if !ok {
+		return
+	}
+	err := s.orgs.Rename(r.Context(), s.actor(r, cur), r.PathValue("id"), r.PostForm.Get("name"))
+	s.orgFormDone(w, r, err, "renamed")
+}
