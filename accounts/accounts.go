@@ -50,9 +50,12 @@ type Account struct {
 	Locale string
 	// Name is the name the person gave in their profile ("" until then);
 	// written only by ProfileStore.SetName.
-	Name      string
-	CreatedAt time.Time // set to now (UTC) by CreateAccount when zero
-	UpdatedAt time.Time // set by the store on every write
+	Name string
+	// DisabledAt is when an operator disabled the account; zero: enabled.
+	// Written only by OperatorStore.SetDisabled.
+	DisabledAt time.Time
+	CreatedAt  time.Time // set to now (UTC) by CreateAccount when zero
+	UpdatedAt  time.Time // set by the store on every write
 }
 
 // ConsoleAccount is an account in one console held by a unified account.
@@ -74,6 +77,7 @@ type Store interface {
 	OrgStore          // organizations, members and invitations (orgs.go)
 	ProfileStore      // the account's preferences (profile.go)
 	ProvisioningStore // console accounts to create through provisioning endpoints (provisioning.go)
+	OperatorStore     // what the operator commands need (operator.go)
 
 	// CreateAccount inserts a and its console accounts in one transaction.
 	// a.ID is generated when empty; a.Email must already be normalised.

@@ -145,15 +145,20 @@ func (s *sqlStore) AccountByID(ctx context.Context, id string) (*Account, error)
 // equals value.
 func (s *sqlStore) accountWhere(ctx context.Context, column, value string) (*Account, error) {
 	var a Account
-	var hash sql.NullString
+	var hash, disabled sql.NullString
 	var created, updated string
-	err := s.db.queryRow(ctx, `SELECT `+accountColumns+`, name FROM accounts WHERE `+column+` = $1`, []any{value},
+	err := s.db.queryRow(ctx, `SELECT `+accountColumns+`, name, disabled_at FROM accounts WHERE `+column+` = $1`, []any{value},
 		&a.ID, &a.Email, &a.EmailVerified, &hash, &a.PasswordSetRequired,
-		&a.MFAEnrollRequired, &a.Locale, &created, &updated, &a.Name)
+		&a.MFAEnrollRequired, &a.Locale, &created, &updated, &a.Name, &disabled)
 	if err != nil {
 		return nil, s.mapError("account by "+column, err)
 	}
 	a.PasswordHash = hash.String
+	if disabled.Valid {
+		if a.DisabledAt, err = decodeTime(disabled.String); err != nil {
+			return nil, err
+		}
+	}
 	if a.CreatedAt, err = decodeTime(created); err != nil {
 		return nil, err
 	}
