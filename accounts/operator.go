@@ -16,6 +16,9 @@ type OperatorStore interface {
 	// LegacyRecordsOf lists the source lines the unification imported into
 	// the account, by source then line (without their sealed content).
 	LegacyRecordsOf(ctx context.Context, accountID string) ([]LegacyRecordRef, error)
+	// MailOf lists the outbox messages of kind queued for the account,
+	// oldest first, sent or not.
+	MailOf(ctx context.Context, accountID, kind string) ([]OutboxMessage, error)
 }
 
 // LegacyRecordRef names one imported line of an export.
@@ -60,6 +63,24 @@ func (s *sqlStore) LegacyRecordsOf(ctx context.Context, accountID string) ([]Leg
 		})
 	if err != nil {
 		return nil, s.mapError("LegacyRecordsOf", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) MailOf(ctx context.Context, accountID, kind string) ([]OutboxMessage, error) {
+	var out []OutboxMessage
+	err := s.db.query(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE account_id = $1 AND kind = $2
+		ORDER BY created_at, id`, []any{accountID, kind},
+		func(scan func(...any) error) error {
+			m, err := scanOutbox(scan)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
+			return nil
+		})
+	if err != nil {
+		return nil, s.mapError("MailOf", err)
 	}
 	return out, nil
 }

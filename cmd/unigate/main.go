@@ -55,6 +55,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.keys(rest)
 	case "accounts":
 		return c.accounts(ctx, rest)
+	case "sessions":
+		return c.sessions(ctx, rest)
 	case "unify":
 		return c.unify(ctx, rest)
 	case "version":
@@ -81,6 +83,11 @@ commands:
   accounts create --email E --password-stdin [--config FILE]
                                          create one unified account with an account in
                                          each console; the password is read from stdin
+  accounts show|disable|enable --email E [--json] [--config FILE]
+                                         look an account up; disable it (its sessions end
+                                         everywhere) or enable it again
+  sessions revoke --email E [--json] [--config FILE]
+                                         end every session of an account
   unify --dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]
                                          unify the Dedibox and Scaleway exports into the
                                          account store (exit 1 if lines were rejected)
