@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// hostCases are Host headers with what validHostPort and hostOnly make of
+// hostHeaderCases are Host headers with what validHostPort and hostOnly make of
 // them; they seed FuzzHost.
-var hostCases = []struct {
+var hostHeaderCases = []struct {
 	hostport string
 	valid    bool
 	host     string // hostOnly, when valid
@@ -37,7 +37,7 @@ var hostCases = []struct {
 }
 
 func TestHostParsing(t *testing.T) {
-	for _, tc := range hostCases {
+	for _, tc := range hostHeaderCases {
 		if got := validHostPort(tc.hostport); got != tc.valid {
 			t.Errorf("validHostPort(%q) = %v, want %v", tc.hostport, got, tc.valid)
 			continue
@@ -60,7 +60,7 @@ func TestHostParsing(t *testing.T) {
 // valid; the latter is classified as that console and forwarded with its
 // Host as sent), and a port is not checked to be at most 65535.
 func FuzzHost(f *testing.F) {
-	for _, tc := range hostCases {
+	for _, tc := range hostHeaderCases {
 		f.Add(tc.hostport)
 	}
 	f.Fuzz(func(t *testing.T, hostport string) {
@@ -95,7 +95,7 @@ func FuzzHost(f *testing.F) {
 // forwards to a console only a request whose Host names that console (here
 // /api/, public on Dedibox only, so no session is needed to reach it).
 func FuzzRouterHost(f *testing.F) {
-	for _, tc := range hostCases {
+	for _, tc := range hostHeaderCases {
 		f.Add(tc.hostport)
 	}
 	f.Add("console.online.test:8080")
