@@ -9,14 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"unigate/accounts/accountstest"
+	"unigate/internal/testdb"
 )
 
 // TestPostgresReconnects: connections closed by the server (a restart, a
 // failover) are noticed before reuse and replaced, so no request fails.
 func TestPostgresReconnects(t *testing.T) {
 	ctx := context.Background()
-	dsn := accountstest.PostgresDSN(t)
+	dsn := testdb.PostgresDSN(t)
 	app := "unigate_accounts_test_" + randomHex(t)
 	s := openStore(t, driverUnderTest{name: DriverPostgres}, withParam(t, dsn, "application_name", app))
 	if err := s.Ping(ctx); err != nil {
@@ -47,7 +47,7 @@ func TestPostgresReconnects(t *testing.T) {
 // TestPostgresPoolLimit: pool_max_conns caps the connections, and callers
 // queue for them instead of failing.
 func TestPostgresPoolLimit(t *testing.T) {
-	dsn := withParam(t, accountstest.PostgresDSN(t), "pool_max_conns", "1")
+	dsn := withParam(t, testdb.PostgresDSN(t), "pool_max_conns", "1")
 	s := openStore(t, driverUnderTest{name: DriverPostgres}, dsn)
 	if got := s.db.(*pgDatabase).pool.Config().MaxConns; got != 1 {
 		t.Fatalf("pool size = %d, want 1", got)
@@ -68,7 +68,7 @@ func TestPostgresPoolLimit(t *testing.T) {
 // TestPostgresSchemaMustExist: a search_path naming no existing schema is an
 // error at Open, not tables created somewhere unexpected.
 func TestPostgresSchemaMustExist(t *testing.T) {
-	dsn := withParam(t, accountstest.PostgresDSN(t), "search_path", "unigate_no_such_schema")
+	dsn := withParam(t, testdb.PostgresDSN(t), "search_path", "unigate_no_such_schema")
 	if st, err := Open(context.Background(), DriverPostgres, dsn); err == nil {
 		st.Close()
 		t.Fatal("Open succeeded without a schema")

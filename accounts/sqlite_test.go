@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"unigate/accounts/accountstest"
+	"unigate/internal/testdb"
 )
 
 func TestOpenRefusesBadDSN(t *testing.T) {
@@ -97,7 +97,7 @@ func TestSQLiteProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	path := accountstest.SQLitePath(t)
+	path := testdb.SQLitePath(t)
 	var wg sync.WaitGroup
 	outs := make([][]byte, 2)
 	errs := make([]error, 2)

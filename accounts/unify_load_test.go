@@ -12,7 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"unigate/accounts/accountstest"
+	"unigate/internal/testdb"
 )
 
 // schemaSnapshot is the store's indexes, constraints and triggers: a load
@@ -21,7 +21,7 @@ import (
 // catalog functions it calls.)
 func schemaSnapshot(tb testing.TB, s *sqlStore) string {
 	tb.Helper()
-	return accountstest.PostgresSchema(tb, s.db.(*pgDatabase).pool.Config().ConnString())
+	return testdb.PostgresSchema(tb, s.db.(*pgDatabase).pool.Config().ConnString())
 }
 
 func postgresUnderTest() driverUnderTest { return driversUnderTest[0] }

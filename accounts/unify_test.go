@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"unigate/accounts/accountstest"
+	"unigate/internal/testdb"
 )
 
 // unifiedFixture is one account as the unification writes it.
@@ -104,7 +104,7 @@ func TestUnifyStore(t *testing.T) {
 }
 
 func TestUnifyWriteRefusesBadInput(t *testing.T) {
-	s := newStore(t, driverUnderTest{DriverSQLite, accountstest.SQLitePath})
+	s := newStore(t, driverUnderTest{DriverSQLite, testdb.SQLitePath})
 	for name, change := range map[string]func(u *UnifiedAccount){
 		"email not normalised": func(u *UnifiedAccount) { u.Account.Email = "A@example.com" },
 		"bad hash":             func(u *UnifiedAccount) { u.Account.PasswordHash = "plain" },
