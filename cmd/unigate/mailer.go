@@ -47,9 +47,15 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer})
+	// The bodies wait in the outbox sealed: they hold one-time codes and
+	// invitation links (issue 16, finding 18).
+	sealer, err := mail.NewSealer(cfg.SessionKey())
 	if err != nil {
 		return nil, err
 	}
-	return &mail.Outbox{Store: store, Renderer: renderer, Sender: sender}, nil
+	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer, Sealer: sealer})
+	if err != nil {
+		return nil, err
+	}
+	return &mail.Outbox{Store: store, Renderer: renderer, Sender: sender, Sealer: sealer}, nil
 }
