@@ -96,10 +96,12 @@ func validateEmail(s string) error {
 	if len(s) > maxEmailBytes {
 		return invalidEmail("longer than 254 bytes")
 	}
+	ascii := true
 	for _, r := range s {
 		if reason := badRune(r); reason != "" {
 			return invalidEmail(reason)
 		}
+		ascii = ascii && r < utf8.RuneSelf
 	}
 	if i := strings.IndexAny(s, addrSpecSpecials); i >= 0 {
 		return invalidEmail(fmt.Sprintf("%q not allowed in an address", s[i]))
@@ -130,6 +132,14 @@ func validateEmail(s string) error {
 	}
 	if reason := badDots(domain); reason != "" {
 		return invalidEmail("domain: " + reason)
+	}
+	if ascii {
+		// What is left of printable ASCII without the specials is atext and
+		// ".", and both parts were checked for empty labels: a dot-atom
+		// "@" dot-atom, which net/mail gives back unchanged
+		// (TestAddrSpecASCIIShortcut). Skipping it here keeps a
+		// unification's million checks at a fifth of the cost.
+		return nil
 	}
 	if a, err := mail.ParseAddress(s); err != nil || a.Name != "" || a.Address != s {
 		return invalidEmail("not a bare address (RFC 5322 addr-spec)")

@@ -249,3 +249,26 @@ func TestCheckNormalizedFastPath(t *testing.T) {
 		}
 	}
 }
+
+// TestAddrSpecASCIIShortcut: for ASCII addresses validateEmail does not ask
+// net/mail; it must accept exactly those that net/mail gives back unchanged
+// (among those its other rules accept), for every ASCII character at each
+// end and in the middle of either part.
+func TestAddrSpecASCIIShortcut(t *testing.T) {
+	var inputs []string
+	for c := 0x21; c < 0x7f; c++ {
+		ch := string(rune(c))
+		for _, in := range []string{ch + "a@example.com", "a" + ch + "@example.com", "a" + ch + "b@example.com",
+			"a@" + ch + "example.com", "a@exa" + ch + "mple.com", "a@example.com" + ch, "a@example.c" + ch + "m"} {
+			inputs = append(inputs, in)
+		}
+	}
+	for _, in := range inputs {
+		if validateEmail(in) != nil {
+			continue
+		}
+		if a, err := mail.ParseAddress(in); err != nil || a.Name != "" || a.Address != in {
+			t.Errorf("validateEmail(%q) accepts what net/mail reads as %+v, %v", in, a, err)
+		}
+	}
+}
