@@ -2,46 +2,25 @@ package mail
 
 import (
 	"bytes"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"errors"
-	"fmt"
-
-	"unigate/mfa"
 )
 
 // Sealer encrypts the message bodies the outbox keeps until they are sent
-// (mfa.Sealer; NewSealer makes the outbox's own). A body holds a one-time
-// code or an invitation link: sealed, a copy of the database alone yields
-// neither, while the message waits, nor after it was given up (issue 16,
-// finding 18; ASVS V11.1, V14.2).
+// (an mfa.Sealer under a key of its own, see OutboxKeyInfo). A body holds a
+// one-time code or an invitation link: sealed, a copy of the database alone
+// yields neither, while the message waits, nor after it was given up
+// (issue 16, finding 18; ASVS V11.1, V14.2).
 type Sealer interface {
 	Seal(plaintext, aad []byte) []byte
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
-// outboxKeyInfo names the outbox's key (HKDF info, RFC 5869 §3.2): derived
-// from the session key for this purpose alone, as unify derives the key of
-// its stored records.
-const outboxKeyInfo = "unigate outbox bodies v1"
-
-// NewSealer is the outbox's Sealer, its key derived from the gateway's
-// session key. Rotating the session key makes the bodies still queued
-// unreadable: they are given up, and a code is asked for again.
-func NewSealer(sessionKey []byte) (Sealer, error) {
-	if len(sessionKey) < mfa.MinSealerKeyBytes {
-		return nil, fmt.Errorf("mail: outbox key of %d bytes, want at least %d", len(sessionKey), mfa.MinSealerKeyBytes)
-	}
-	sub, err := hkdf.Key(sha256.New, sessionKey, nil, outboxKeyInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("mail: outbox key: %w", err)
-	}
-	s, err := mfa.NewSealer(sub)
-	if err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
-	}
-	return s, nil
-}
+// OutboxKeyInfo names the outbox's key (HKDF info, RFC 5869 §3.2): the
+// caller derives it from the session key for this purpose alone, as unify
+// derives the key of its stored records, and makes an mfa.Sealer of it.
+// Rotating the session key makes the bodies still queued unreadable: they
+// are given up, and a code is asked for again.
+const OutboxKeyInfo = "unigate outbox bodies v1"
 
 // sealedPrefix marks a sealed body in the outbox. No RFC 5322 message
 // begins with a NUL byte, so a body stored in clear (queued before sealing,

@@ -3,6 +3,8 @@ package mail
 import (
 	"bytes"
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"database/sql"
 	"strings"
 	"testing"
@@ -10,11 +12,20 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"unigate/accounts"
+	"unigate/mfa"
 )
 
-func mustSealer(tb testing.TB) Sealer {
+func mustSealer(tb testing.TB) Sealer { return sealerWithKey(tb, 7) }
+
+// sealerWithKey is an outbox Sealer as cmd/unigate makes it, from a session
+// key of 64 bytes b.
+func sealerWithKey(tb testing.TB, b byte) Sealer {
 	tb.Helper()
-	s, err := NewSealer(bytes.Repeat([]byte{7}, 64))
+	sub, err := hkdf.Key(sha256.New, bytes.Repeat([]byte{b}, 64), nil, OutboxKeyInfo, 32)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := mfa.NewSealer(sub)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -121,10 +132,7 @@ func TestSealedBodyOpensOnlyForItsMessage(t *testing.T) {
 	if got, err := openBody(sealer, "login:1", "a@example.com", sealed); err != nil || string(got) != "body" {
 		t.Fatalf("openBody = %q, %v", got, err)
 	}
-	other, err := NewSealer(bytes.Repeat([]byte{8}, 64))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := sealerWithKey(t, 8)
 	for name, open := range map[string]func() ([]byte, error){
 		"other key":       func() ([]byte, error) { return openBody(other, "login:1", "a@example.com", sealed) },
 		"other message":   func() ([]byte, error) { return openBody(sealer, "login:2", "a@example.com", sealed) },
