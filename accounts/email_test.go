@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"errors"
+	"net/mail"
 	"strings"
 	"testing"
 	"unicode"
@@ -37,6 +38,8 @@ var emailCases = []struct {
 	{"dotless i stays distinct", "\u0131@example.com", "\u0131@example.com"},
 	{"sharp s not expanded", "stra\u00dfe@example.com", "stra\u00dfe@example.com"},
 	{"greek upper", "\u03a3\u03a3@example.com", "\u03c3\u03c3@example.com"},
+	{"apostrophe is atext", "o'brien@example.com", "o'brien@example.com"},
+	{"atext symbols", "a!#$%&*+/=?^_`{|}~-b@example.com", "a!#$%&*+/=?^_`{|}~-b@example.com"},
 	{"254 bytes", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 185) + ".com"},
 
 	// Refused.
@@ -78,6 +81,23 @@ var emailCases = []struct {
 	{"replacement char", "alice\ufffd@example.com", ""},
 	{"invalid utf8", "alice\xff@example.com", ""},
 	{"truncated utf8", "alice@example.com\xc3", ""},
+	// Not a bare addr-spec (issue 16, finding 4): what a mailer would read
+	// as a list, a display name, a comment, a quoted local part or a
+	// domain literal.
+	{"comma: a list to the mailer", "john,doe@example.com", ""},
+	{"two addresses", "a@example.com,b@example.com", ""},
+	{"display name and angle address", "victim<attacker@evil.test>", ""},
+	{"angle address", "<attacker@evil.test>", ""},
+	{"trailing angle", "a@example.com>", ""},
+	{"comment in local part", "a(b)@example.com", ""},
+	{"trailing comment", "a@example.com(evil)", ""},
+	{"quoted local part", "\"a\"@example.com", ""},
+	{"quoted local part with at", "\"a@evil.test\"@example.com", ""},
+	{"semicolon: group end", "a;b@example.com", ""},
+	{"colon: group start", "group:a@example.com", ""},
+	{"domain literal", "a@[192.0.2.1]", ""},
+	{"bracket in local part", "a[b]@example.com", ""},
+	{"backslash", "a\\b@example.com", ""},
 	{"255 bytes", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com", ""},
 }
 
@@ -183,6 +203,12 @@ func FuzzNormalizeEmail(f *testing.F) {
 		if strings.Count(out, "@") != 1 {
 			t.Fatalf("NormalizeEmail(%+q) = %+q: not exactly one @", in, out)
 		}
+		if a, err := mail.ParseAddress(out); err != nil || a.Name != "" || a.Address != out {
+			t.Fatalf("NormalizeEmail(%+q) = %+q, which net/mail does not give back as it is: %+v, %v", in, out, a, err)
+		}
+		if strings.ContainsAny(out, addrSpecSpecials) {
+			t.Fatalf("NormalizeEmail(%+q) = %+q contains an RFC 5322 special", in, out)
+		}
 	})
 }
 
@@ -220,6 +246,29 @@ func TestCheckNormalizedFastPath(t *testing.T) {
 		want := err == nil && n == in
 		if got := checkNormalized(in) == nil; got != want {
 			t.Errorf("checkNormalized(%q) accepts: %v, want %v (NormalizeEmail: %q, %v)", in, got, want, n, err)
+		}
+	}
+}
+
+// TestAddrSpecASCIIShortcut: for ASCII addresses validateEmail does not ask
+// net/mail; it must accept exactly those that net/mail gives back unchanged
+// (among those its other rules accept), for every ASCII character at each
+// end and in the middle of either part.
+func TestAddrSpecASCIIShortcut(t *testing.T) {
+	var inputs []string
+	for c := 0x21; c < 0x7f; c++ {
+		ch := string(rune(c))
+		for _, in := range []string{ch + "a@example.com", "a" + ch + "@example.com", "a" + ch + "b@example.com",
+			"a@" + ch + "example.com", "a@exa" + ch + "mple.com", "a@example.com" + ch, "a@example.c" + ch + "m"} {
+			inputs = append(inputs, in)
+		}
+	}
+	for _, in := range inputs {
+		if validateEmail(in) != nil {
+			continue
+		}
+		if a, err := mail.ParseAddress(in); err != nil || a.Name != "" || a.Address != in {
+			t.Errorf("validateEmail(%q) accepts what net/mail reads as %+v, %v", in, a, err)
 		}
 	}
 }

@@ -11,12 +11,16 @@ import (
 var consoleID = regexp.MustCompile(`^[a-z0-9-]+$`)
 
 // reservedPaths are the gateway's own routes on the account host
-// (CONTRACT §3). A console mounted by path_prefix must not shadow them, nor
-// be shadowed by them.
+// (CONTRACT §3), the first segment of each route gateway/routes.go serves
+// there (TestReservedPathsCoverAccountRoutes reads them from it). A console
+// mounted by path_prefix must not shadow them, nor be shadowed by them: a
+// mount on "/orgs/" would take the organization pages, and the session
+// cookie of whoever opens them, to the console (issue 16, finding 17).
+// "/me" and "/security" are kept for the portal too.
 var reservedPaths = []string{
 	"/login", "/signup", "/consoles", "/settings", "/logout",
 	"/api/", "/.well-known/", "/.auth/", "/healthz", "/readyz",
-	"/static/", "/sso/", "/invitations/",
+	"/static/", "/sso/", "/invitations/", "/orgs", "/me", "/security",
 }
 
 // checkConsoles checks every console and what they must not share: ids,

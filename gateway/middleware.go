@@ -213,3 +213,48 @@ func wantsHTML(r *http.Request) bool {
 }
 
 func (s *Server) now() time.Time { return s.clock() }
+
+// ownBodyReadTimeout bounds how long a request body sent to one of the
+// gateway's own endpoints may take to arrive (issue 16, finding 15): the
+// server's ReadHeaderTimeout cuts slow headers, and this cuts a client that
+// sends its headers and then trickles or stalls its body, holding a
+// connection and a handler (a slow-POST denial of service, CWE-400). The
+// gateway's own bodies are forms and JSON of at most 64 KiB: 10 s is ample.
+// Proxied console traffic has no such deadline (uploads may be long). A
+// variable so that a test can shorten it before it builds a server.
+var ownBodyReadTimeout = 10 * time.Second
+
+// withBodyReadDeadline sets a read deadline of d on the connection of a
+// request that has a body: a body not all read by then fails to read, and
+// the handler answers as it does for a broken body. The deadline is lifted
+// once the body has been read to its end, so that it never cuts a handler
+// that is still working (net/http's background read of the connection
+// would otherwise cancel the request's context), and net/http sets its own
+// deadlines again for the connection's next request.
+func withBodyReadDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts the read deadline at the end of the body.
+type deadlineBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && !b.lifted {
+		b.lifted = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
+}

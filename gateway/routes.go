@@ -128,8 +128,8 @@ func (s *Server) routes() http.Handler {
 	// itself (CONTRACT §5, SECURITY family 4); proxied console traffic keeps
 	// the consoles' own rules.
 	csrf := http.NewCrossOriginProtection()
-	accountSite := csrf.Handler(s.withSecurityHeaders(account))
-	authSite := csrf.Handler(s.withSecurityHeaders(auth))
+	accountSite := withBodyReadDeadline(ownBodyReadTimeout, csrf.Handler(s.withSecurityHeaders(account)))
+	authSite := withBodyReadDeadline(ownBodyReadTimeout, csrf.Handler(s.withSecurityHeaders(auth)))
 
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !validHostPort(r.Host) {

@@ -253,6 +253,7 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 		Upstream:       up,
 		Timeout:        c.Timeout,
 		CookieName:     s.cookies.Name(),
+		GatewayCookies: []string{s.handoffNonceCookie(), langCookie},
 		PublicScheme:   s.public.Scheme,
 		TrustedProxies: s.trusted,
 		Transport:      transport,

@@ -15,6 +15,8 @@ package mail
 import (
 	"context"
 	"errors"
+	"fmt"
+	netmail "net/mail"
 	"strings"
 )
 
@@ -50,6 +52,21 @@ func withKind(ctx context.Context, kind string) context.Context {
 func kindFrom(ctx context.Context) string {
 	kind, _ := ctx.Value(kindKey{}).(string)
 	return kind
+}
+
+// CheckRecipient refuses an address this package would not send to as it
+// is: anything but a bare addr-spec (RFC 5322 §3.4.1), one that net/mail
+// gives back unchanged, without a display name or comment. A recipient such
+// as "victim<attacker@evil.test>" would otherwise be delivered to
+// attacker@evil.test while it names someone else (issue 16, finding 4);
+// accounts.NormalizeEmail accepts no other form, and this is the mailer's
+// own check of it.
+func CheckRecipient(to string) error {
+	a, err := netmail.ParseAddress(to)
+	if err != nil || a.Name != "" || a.Address != to || strings.ContainsAny(to, "\r\n") {
+		return fmt.Errorf("mail: recipient %q: not a bare address", to)
+	}
+	return nil
 }
 
 // recipientDomain is what may be logged of an address: its domain.

@@ -268,8 +268,8 @@ func NewStoredMessage(key, accountID, kind, locale, to string, data any) (*accou
 	if want := reflect.TypeOf(spec.stored()).Elem(); reflect.TypeOf(data) != want {
 		return nil, fmt.Errorf("%w: %s takes a %s, not %T", ErrBadData, kind, want, data)
 	}
-	if _, err := netmail.ParseAddress(to); err != nil || strings.ContainsAny(to, "\r\n") {
-		return nil, fmt.Errorf("mail: recipient %q: invalid", to)
+	if err := CheckRecipient(to); err != nil {
+		return nil, err
 	}
 	js, err := json.Marshal(data)
 	if err != nil {
@@ -306,7 +306,10 @@ func (r *Renderer) RenderStored(kind, locale, to string, data []byte) ([]byte, e
 func (r *Renderer) build(loc, to, subject, text, html string) ([]byte, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
 	msg.FromMailAddress(r.from)
-	if err := msg.To(to); err != nil || strings.ContainsAny(to, "\r\n") {
+	if err := CheckRecipient(to); err != nil {
+		return nil, err
+	}
+	if err := msg.To(to); err != nil {
 		return nil, fmt.Errorf("mail: recipient %q: invalid", to)
 	}
 	msg.Subject(subject)

@@ -234,6 +234,13 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		{"no recipient", KindEmailCode, "", ok, nil},
 		{"header injection", KindEmailCode, "a@example.com\r\nBcc: victim@example.org", ok, nil},
 		{"two recipients", KindEmailCode, "a@example.com, b@example.com", ok, nil},
+		// Issue 16, finding 4: a recipient that names one address and is
+		// delivered to another, or is a list.
+		{"display name", KindEmailCode, "victim<attacker@evil.test>", ok, nil},
+		{"display name and space", KindEmailCode, "Victim <attacker@evil.test>", ok, nil},
+		{"comment", KindEmailCode, "a@example.com (evil)", ok, nil},
+		{"comma in local part", KindEmailCode, "john,doe@example.com", ok, nil},
+		{"quoted local part", KindEmailCode, `"a b"@example.com`, ok, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw, err := r.Render(tc.kind, "en", tc.to, tc.data)

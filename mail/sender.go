@@ -48,6 +48,9 @@ type SenderOptions struct {
 	// OnResult, when set, is called after each attempt with the message's
 	// kind and one of ResultSent, ResultRetry, ResultGaveUp: the metrics hook.
 	OnResult func(kind, result string)
+	// Sealer opens the bodies an Outbox with the same Sealer sealed; without
+	// one, a sealed message is given up.
+	Sealer Sealer
 }
 
 // Sender delivers the outbox: it claims due messages, hands each to the
@@ -65,6 +68,7 @@ type Sender struct {
 	concurrency int
 	onResult    func(kind, result string)
 	renderer    *Renderer
+	sealer      Sealer
 
 	poke chan struct{}
 	// storeDown remembers that the last claim failed, so that an outage is
@@ -92,6 +96,7 @@ func NewSender(store accounts.OutboxStore, t Transport, opts SenderOptions) (*Se
 		concurrency: opts.Concurrency,
 		onResult:    opts.OnResult,
 		renderer:    opts.Renderer,
+		sealer:      opts.Sealer,
 		poke:        make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -235,11 +240,16 @@ func (s *Sender) deliver(ctx context.Context, m accounts.OutboxMessage) {
 	s.onResult(m.Kind, result)
 }
 
-// body is m's message: as stored, or rendered now from its data. A message
-// that cannot be rendered never will be: a permanent failure.
+// body is m's message: as stored (opened when sealed), or rendered now from
+// its data. A message that cannot be opened or rendered never will be: a
+// permanent failure.
 func (s *Sender) body(m accounts.OutboxMessage) ([]byte, error) {
 	if len(m.Raw) > 0 || len(m.Data) == 0 {
-		return m.Raw, nil
+		raw, err := openBody(s.sealer, m.Key, m.To, m.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: opening the sealed body: %v", ErrPermanent, err)
+		}
+		return raw, nil
 	}
 	if s.renderer == nil {
 		return nil, fmt.Errorf("%w: a message stored as data and no renderer to render it", ErrPermanent)
@@ -255,10 +265,21 @@ func (s *Sender) body(m accounts.OutboxMessage) ([]byte, error) {
 // it idempotent: it reports false, and enqueues nothing, when a message with
 // that key was queued before (sent or not). Call the Sender's Poke after it
 // when someone waits for the message.
+//
+// The body is stored in clear: the gateway queues through an Outbox, which
+// seals it.
 func Queue(ctx context.Context, store accounts.OutboxStore, r *Renderer, key, accountID, kind, locale, to string, data any) (bool, error) {
+	return queue(ctx, store, r, nil, key, accountID, kind, locale, to, data)
+}
+
+// queue is Queue, the body sealed with sealer unless it is nil.
+func queue(ctx context.Context, store accounts.OutboxStore, r *Renderer, sealer Sealer, key, accountID, kind, locale, to string, data any) (bool, error) {
 	raw, err := r.Render(kind, locale, to, data)
 	if err != nil {
 		return false, err
+	}
+	if sealer != nil {
+		raw = sealBody(sealer, key, to, raw)
 	}
 	queued, err := store.EnqueueMail(ctx, &accounts.OutboxMessage{
 		Key:       key,
@@ -281,11 +302,14 @@ type Outbox struct {
 	Store    accounts.OutboxStore
 	Renderer *Renderer
 	Sender   *Sender
+	// Sealer seals the bodies at rest (the Sender's SenderOptions.Sealer
+	// must be the same); nil stores them in clear.
+	Sealer Sealer
 }
 
 // Queue renders kind in locale for to and queues it under key (idempotent).
 func (o *Outbox) Queue(ctx context.Context, key, accountID, kind, locale, to string, data any) error {
-	if _, err := Queue(ctx, o.Store, o.Renderer, key, accountID, kind, locale, to, data); err != nil {
+	if _, err := queue(ctx, o.Store, o.Renderer, o.Sealer, key, accountID, kind, locale, to, data); err != nil {
 		return err
 	}
 	o.Sender.Poke()

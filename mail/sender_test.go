@@ -421,6 +421,10 @@ func TestNewStoredMessageRefuses(t *testing.T) {
 			_, err := NewStoredMessage("k", "", KindUnifyNotice, "en", "a@example.com\r\nBcc: b@example.com", UnifyNoticeData{})
 			return err
 		},
+		"recipient with a display name": func() error { // issue 16, finding 4
+			_, err := NewStoredMessage("k", "", KindUnifyNotice, "en", "victim<attacker@evil.test>", UnifyNoticeData{})
+			return err
+		},
 	} {
 		if err := call(); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -133,8 +133,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTPTransport, error) {
 // ErrPermanent; everything else (connection, TLS, authentication, 4xx) is
 // worth a retry. Errors carry the relay's reply, never the message.
 func (t *SMTPTransport) Send(ctx context.Context, to string, raw []byte) error {
-	rcpt, err := netmail.ParseAddress(to)
-	if err != nil || strings.ContainsAny(to, "\r\n") {
+	if err := CheckRecipient(to); err != nil {
 		return fmt.Errorf("mail: smtp: recipient: not an address: %w", ErrPermanent)
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
@@ -151,7 +150,7 @@ func (t *SMTPTransport) Send(ctx context.Context, to string, raw []byte) error {
 	if err := sc.Mail(addrSpec(t.envelopeFrom)); err != nil {
 		return fmt.Errorf("mail: smtp: MAIL FROM: %w", err)
 	}
-	if err := sc.Rcpt(addrSpec(rcpt.Address)); err != nil {
+	if err := sc.Rcpt(addrSpec(to)); err != nil {
 		return fmt.Errorf("mail: smtp: RCPT TO: %w", classify(err))
 	}
 	w, err := sc.Data()

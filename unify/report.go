@@ -99,6 +99,22 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // maxListed bounds the refused lines a human summary lists.
 const maxListed = 20
 
+// WriteRejected writes the first limit rejected lines as "FILE:LINE:
+// REASON", then one line with how many more (CONTRACT §8): a run without
+// --report still says which lines to fix, in the form editors and grep read.
+func (r *Report) WriteRejected(w io.Writer, limit int) {
+	var b strings.Builder
+	for _, rj := range r.Rejected[:min(len(r.Rejected), limit)] {
+		// One line each, whatever a reason quotes of the input.
+		reason := strings.NewReplacer("\r", " ", "\n", " ").Replace(rj.Reason)
+		fmt.Fprintf(&b, "%s:%d: %s\n", rj.File, rj.Line, reason)
+	}
+	if n := len(r.Rejected) - limit; n > 0 {
+		fmt.Fprintf(&b, "… and %d more rejected lines\n", n)
+	}
+	io.WriteString(w, b.String())
+}
+
 // WriteSummary writes the report for people.
 func (r *Report) WriteSummary(w io.Writer, dryRun bool) {
 	var b strings.Builder

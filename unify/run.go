@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"unigate/accounts"
+	"unigate/mail"
 )
 
 // Options configures Run.
@@ -310,11 +312,12 @@ const maxWriteAttempts = 3
 // account by account, as every batch of a re-run is. The lookups were about
 // a tenth of the database's time in a first run, and the Go side's work to
 // build and read them is saved too.
-func (r *runner) process(ctx context.Context, batch []*plan) error {
+func (r *runner) process(ctx context.Context, all []*plan) error {
+	batch, unaddressable := addressable(all)
 	if r.load != nil || !r.opts.DryRun && !r.sawStored.Load() {
 		queued, err := r.write(ctx, batch, nil)
 		if err == nil {
-			r.tally(batch, nil, queued)
+			r.tally(all, unaddressable, queued)
 			r.count(len(batch))
 			return nil
 		}
@@ -332,6 +335,7 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 		}
 		var news []*plan
 		conflicts := map[*plan]string{}
+		maps.Copy(conflicts, unaddressable)
 		for _, p := range batch {
 			switch reason, isNew := r.decide(p, found); {
 			case reason != "":
@@ -350,10 +354,38 @@ func (r *runner) process(ctx context.Context, batch []*plan) error {
 		if err != nil {
 			return fmt.Errorf("unify: %w", err)
 		}
-		r.tally(batch, conflicts, queued)
+		r.tally(all, conflicts, queued)
 		r.count(len(news))
 		return nil
 	}
+}
+
+// addressable splits off the plans whose notification the mailer could not
+// address: their lines are refused with the reason, and the rest of the
+// batch is imported (CONTRACT §8 rule 7), where an unsendable notice would
+// otherwise fail the account's transaction and with it the run. The
+// records' emails passed accounts.NormalizeEmail, which accepts only what
+// the mailer does: this holds should the two ever disagree.
+func addressable(batch []*plan) ([]*plan, map[*plan]string) {
+	var refused map[*plan]string
+	for _, p := range batch {
+		if err := mail.CheckRecipient(p.account.Email); err != nil {
+			if refused == nil {
+				refused = map[*plan]string{}
+			}
+			refused[p] = "invalid email: the notification cannot be addressed to it"
+		}
+	}
+	if refused == nil {
+		return batch, nil
+	}
+	kept := make([]*plan, 0, len(batch)-len(refused))
+	for _, p := range batch {
+		if _, ok := refused[p]; !ok {
+			kept = append(kept, p)
+		}
+	}
+	return kept, refused
 }
 
 // lookupQuery asks for every row the batch would write that could exist.

@@ -70,17 +70,49 @@ var spoofableHeaders = []string{
 	"X-Rewrite-Url",
 }
 
-// stripSpoofableHeaders deletes spoofableHeaders in any case and with "_"
-// for "-" (the same CGI-style aliasing as for X-Auth-*).
+// foreignIdentityHeaders are the identity headers of other authenticating
+// proxies (issue 16, finding 16): Authelia and Authentik (Remote-*),
+// oauth2-proxy (X-Forwarded-User and the rest), Apache and nginx auth
+// modules (X-Remote-User), Grafana's auth proxy (X-Webauth-*). A console
+// built for one of them takes these as the signed-in user, and the gateway
+// sets none of them, so any incoming value is the client's invention (ASVS
+// V4.1.3; SECURITY family 2). Authorization is not among them: consoles'
+// APIs take their own tokens in it. oauth2-proxy's X-Auth-Request-* go with
+// X-Auth-* (StripAuthHeaders).
+var foreignIdentityHeaders = []string{
+	"Remote-User",
+	"Remote-Email",
+	"Remote-Groups",
+	"Remote-Name",
+	"X-Forwarded-User",
+	"X-Forwarded-Email",
+	"X-Forwarded-Groups",
+	"X-Forwarded-Preferred-Username",
+	"X-Forwarded-Access-Token",
+	"X-Remote-User",
+	"X-Webauth-User",
+	"X-Webauth-Email",
+	"X-Webauth-Name",
+}
+
+// stripSpoofableHeaders deletes spoofableHeaders and foreignIdentityHeaders
+// in any case and with "_" for "-" (the same CGI-style aliasing as for
+// X-Auth-*).
 func stripSpoofableHeaders(h http.Header) {
 	for name := range h {
-		for _, s := range spoofableHeaders {
-			if sameHeaderName(name, s) {
-				delete(h, name)
-				break
-			}
+		if isListedHeader(name, spoofableHeaders) || isListedHeader(name, foreignIdentityHeaders) {
+			delete(h, name)
 		}
 	}
+}
+
+func isListedHeader(name string, list []string) bool {
+	for _, s := range list {
+		if sameHeaderName(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameHeaderName(name, canonical string) bool {

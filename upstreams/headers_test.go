@@ -111,6 +111,60 @@ func FuzzStripAuthHeaders(f *testing.F) {
 	})
 }
 
+// TestStripForeignIdentityHeaders (issue 16, finding 16): other proxies'
+// identity headers from the client never reach the upstream, in any case
+// and with "_" for "-"; Authorization and the console's own headers do.
+func TestStripForeignIdentityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keep bool
+	}{
+		{"Remote-User", false},
+		{"remote-user", false},
+		{"REMOTE_USER", false},
+		{"Remote-Email", false},
+		{"Remote-Groups", false},
+		{"Remote_Groups", false},
+		{"Remote-Name", false},
+		{"X-Forwarded-User", false},
+		{"x_forwarded_user", false},
+		{"X-Forwarded-Email", false},
+		{"X-Forwarded-Groups", false},
+		{"X-Forwarded-Preferred-Username", false},
+		{"X_FORWARDED_PREFERRED_USERNAME", false},
+		{"X-Forwarded-Access-Token", false},
+		{"X-Remote-User", false},
+		{"X_Remote_User", false},
+		{"X-Webauth-User", false},
+		{"X-WEBAUTH-USER", false},
+		{"X-Webauth-Email", false},
+		{"X-Webauth-Name", false},
+		{"Authorization", true}, // the consoles' APIs take their tokens in it
+		{"X-Forwarded-Userx", true},
+		{"Remote-Users", true},
+		{"X-Remote", true},
+		{"Accept", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{tc.name: {"admin"}, "Accept-Language": {"fr"}}
+			stripSpoofableHeaders(h)
+			if _, got := h[tc.name]; got != tc.keep {
+				t.Errorf("%s kept: %v, want %v", tc.name, got, tc.keep)
+			}
+			if h.Get("Accept-Language") != "fr" {
+				t.Errorf("Accept-Language removed")
+			}
+		})
+	}
+	t.Run("X-Auth-Request-*", func(t *testing.T) {
+		h := http.Header{"X-Auth-Request-User": {"admin"}, "X_Auth_Request_Email": {"a@example.com"}}
+		StripAuthHeaders(h)
+		if len(h) != 0 {
+			t.Errorf("after StripAuthHeaders: %v", h)
+		}
+	})
+}
+
 func TestStripSpoofableHeaders(t *testing.T) {
 	h := http.Header{
 		"Forwarded":       {"for=1.2.3.4;proto=https"},

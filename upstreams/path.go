@@ -307,6 +307,57 @@ func normalizeSegments(p string) (string, error) {
 	return string(out), nil
 }
 
+// readableAsAnother reports whether a canonical path holds a spelling that an
+// upstream may read as another path than the gateway does (issue 16, finding
+// 12): a "%25" (an upstream that decodes once more sees the escape it
+// encodes, so "/api/%252e%252e/admin" is "/api/../admin" to it), or a
+// segment whose part before ";" parameters is made only of dots and spaces
+// ("...", "..%20", ". .": Windows and IIS drop trailing dots and spaces from
+// a name, and then read ".."). CanonicalPath keeps these, which are names
+// to RFC 3986 and may be a console's own; under a public prefix, where no
+// session is asked, they are not public (PublicPaths.Match): a path-based
+// rule of the upstream's could otherwise be passed without signing in
+// (SECURITY family 3).
+func readableAsAnother(canonical string) bool {
+	if strings.Contains(canonical, "%25") {
+		return true
+	}
+	for i := 1; i <= len(canonical); {
+		end := segmentEnd(canonical, i)
+		if onlyDotsAndSpaces(canonical[i:end]) {
+			return true
+		}
+		i = end + 1
+	}
+	return false
+}
+
+// onlyDotsAndSpaces reports whether seg's part before its ";" parameters is
+// made of "." and "%20" alone (a canonical path spells a space "%20"), and
+// holds at least one of them.
+func onlyDotsAndSpaces(seg string) bool {
+	if j := strings.IndexByte(seg, ';'); j >= 0 {
+		seg = seg[:j]
+	}
+	if j := strings.Index(seg, "%3B"); j >= 0 {
+		seg = seg[:j]
+	}
+	if seg == "" {
+		return false
+	}
+	for seg != "" {
+		switch {
+		case seg[0] == '.':
+			seg = seg[1:]
+		case strings.HasPrefix(seg, "%20"):
+			seg = seg[3:]
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // RequestPath returns the path of r's request target exactly as the client
 // sent it, still escaped: the input CanonicalPath should get. It is preferred
 // over r.URL.EscapedPath(), which is a re-encoding of the decoded path

@@ -208,6 +208,10 @@ func FuzzCanonicalPath(f *testing.F) {
 	for _, tc := range allPathCases(f) {
 		f.Add(tc.in)
 	}
+	for _, tc := range readPublicCases(f) {
+		f.Add(tc.in)
+	}
+	pp := testPublicPaths(f)
 	f.Fuzz(func(t *testing.T, in string) {
 		got, err := CanonicalPath(in)
 		if err != nil {
@@ -218,6 +222,9 @@ func FuzzCanonicalPath(f *testing.F) {
 		}
 		checkCanonicalInvariants(t, in, got)
 		checkSameAsPathClean(t, in, got)
+		if pp.Match(got) {
+			checkPublicStaysPublic(t, in, got)
+		}
 	})
 }
 
@@ -402,5 +409,93 @@ func TestRequestPathVersusEscapedPath(t *testing.T) {
 	if got, err := CanonicalPath(fromURL); err != nil || got != "/admin%7Cx" {
 		// Still safe: the canonical form is what is checked and forwarded.
 		t.Errorf("CanonicalPath(EscapedPath %q) = %q, %v", fromURL, got, err)
+	}
+}
+
+// publicCase is a line of testdata/public_paths.txt.
+type publicCase struct{ in, want string }
+
+func readPublicCases(tb testing.TB) []publicCase {
+	tb.Helper()
+	b, err := os.ReadFile("testdata/public_paths.txt")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var cases []publicCase
+	for n, line := range strings.Split(string(b), "\n") {
+		if line == "" || line == "#" || strings.HasPrefix(line, "# ") {
+			continue
+		}
+		in, want, ok := strings.Cut(line, "\t")
+		if !ok || (want != "public" && want != "private" && want != "ERROR") {
+			tb.Fatalf("testdata/public_paths.txt:%d: want input<TAB>public|private|ERROR, got %q", n+1, line)
+		}
+		cases = append(cases, publicCase{in, want})
+	}
+	return cases
+}
+
+func testPublicPaths(tb testing.TB) PublicPaths {
+	tb.Helper()
+	pp, err := NewPublicPaths([]string{"/api/", "/public"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return pp
+}
+
+// TestPublicPathsReadableAsAnother (issue 16, finding 12): under a public
+// prefix, the spellings an upstream may decode again or trim ("%25", a
+// segment of dots and spaces) are not public; the attack strings are in
+// testdata/public_paths.txt.
+func TestPublicPathsReadableAsAnother(t *testing.T) {
+	pp := testPublicPaths(t)
+	for _, tc := range readPublicCases(t) {
+		got, err := CanonicalPath(tc.in)
+		verdict := "ERROR"
+		if err == nil {
+			verdict = "private"
+			if pp.Match(got) {
+				verdict = "public"
+			}
+		}
+		if verdict != tc.want {
+			t.Errorf("%q → %q, %v: %s, want %s", tc.in, got, err, verdict, tc.want)
+		}
+		if err == nil && verdict == "public" {
+			checkPublicStaysPublic(t, tc.in, got)
+		}
+	}
+}
+
+// checkPublicStaysPublic: a public canonical path is under a public prefix
+// still for an upstream that decodes it again, any number of times, and
+// drops the trailing dots and spaces of each segment before it resolves
+// the dot segments.
+func checkPublicStaysPublic(tb testing.TB, in, canonical string) {
+	tb.Helper()
+	p := canonical
+	for range 8 {
+		dec, err := url.PathUnescape(p)
+		if err != nil || dec == p {
+			break
+		}
+		p = dec
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		core, params, hasParams := strings.Cut(seg, ";")
+		trimmed := strings.TrimRight(core, ". ")
+		if trimmed == "" && core != "" {
+			trimmed = ".." // all dots and spaces: at worst the parent
+		}
+		if hasParams {
+			trimmed += ";" + params
+		}
+		segs[i] = trimmed
+	}
+	read := path.Clean(strings.Join(segs, "/"))
+	if read != "/public" && !strings.HasPrefix(read+"/", "/api/") && !strings.HasPrefix(read, "/public/") {
+		tb.Fatalf("CanonicalPath(%q) = %q is public, but an upstream may read it as %q", in, canonical, read)
 	}
 }

@@ -42,6 +42,11 @@ type ProxyConfig struct {
 	// removed from Cookie before forwarding (with or without the "__Host-"
 	// prefix, which are both the gateway's spellings). "" removes nothing.
 	CookieName string
+	// GatewayCookies are the names of the other cookies the gateway sets
+	// (the handoff nonce, the language), in any spelling: an upstream's
+	// Set-Cookie for one of them, or for CookieName, never reaches the
+	// browser (see stripOwnCookies).
+	GatewayCookies []string
 	// PublicScheme is "http" or "https", the scheme of public_url, sent as
 	// X-Forwarded-Proto. "" means "https".
 	PublicScheme string
@@ -68,6 +73,7 @@ type Proxy struct {
 	basePath     string // escaped, without trailing "/"
 	stripPrefix  string // canonical, without trailing "/"; "" strips nothing
 	cookieNames  []string
+	ownCookies   ownCookies // Set-Cookie names removed from responses
 	publicScheme string
 	trusted      []netip.Prefix
 	transport    http.RoundTripper
@@ -181,6 +187,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		basePath:     base,
 		stripPrefix:  strip,
 		cookieNames:  cookieNames,
+		ownCookies:   newOwnCookies(append([]string{cfg.CookieName}, cfg.GatewayCookies...)...),
 		publicScheme: publicScheme,
 		trusted:      append([]netip.Prefix(nil), cfg.TrustedProxies...),
 		transport:    transport,
@@ -194,6 +201,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		// FlushInterval 0: ReverseProxy already flushes at once for
 		// text/event-stream and for bodies of unknown length.
 	}
+	p.template.ModifyResponse = p.modifyResponse // an upstream does not set the gateway's cookies
 	return p, nil
 }
 

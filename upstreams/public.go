@@ -41,14 +41,15 @@ func NewPublicPaths(prefixes []string) (PublicPaths, error) {
 // the safe direction. It is the canonical form, not the raw request, that is
 // matched and then forwarded, so a query string ("/private?/api/") or any
 // other spelling of a path never reaches the upstream without this check
-// (SECURITY family 3).
+// (SECURITY family 3). A path an upstream may read as another
+// (readableAsAnother: "%25", a segment of dots and spaces) is not public.
 func (pp PublicPaths) Match(canonicalPath string) bool {
 	for _, prefix := range pp.prefixes {
 		if !strings.HasPrefix(canonicalPath, prefix) {
 			continue
 		}
 		if prefix[len(prefix)-1] == '/' || len(canonicalPath) == len(prefix) || canonicalPath[len(prefix)] == '/' {
-			return true
+			return !readableAsAnother(canonicalPath)
 		}
 	}
 	return false

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/mail"
+	"unigate/mfa"
 )
 
 // newMailer builds the transport named by mail.transport and the outbox sender.
@@ -47,9 +50,25 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer})
+	// The bodies wait in the outbox sealed: they hold one-time codes and
+	// invitation links (issue 16, finding 18).
+	sealer, err := outboxSealer(cfg.SessionKey())
 	if err != nil {
 		return nil, err
 	}
-	return &mail.Outbox{Store: store, Renderer: renderer, Sender: sender}, nil
+	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer, Sealer: sealer})
+	if err != nil {
+		return nil, err
+	}
+	return &mail.Outbox{Store: store, Renderer: renderer, Sender: sender, Sealer: sealer}, nil
+}
+
+// outboxSealer seals the outbox's bodies under a key derived from the
+// session key for that purpose alone (HKDF, mail.OutboxKeyInfo).
+func outboxSealer(sessionKey []byte) (*mfa.Sealer, error) {
+	sub, err := hkdf.Key(sha256.New, sessionKey, nil, mail.OutboxKeyInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("mail: outbox key: %w", err)
+	}
+	return mfa.NewSealer(sub)
 }

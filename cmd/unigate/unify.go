@@ -88,6 +88,7 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 		}
 	}
 	rep.WriteSummary(c.stdout, *dryRun)
+	rep.WriteRejected(c.stderr, maxRejectedListed)
 	records := rep.DediboxRecords + rep.ScalewayRecords + len(rep.Rejected)
 	fmt.Fprintf(c.stdout, "  %d lines in %s (%.0f lines/s), peak memory %s\n",
 		records, elapsed.Round(time.Millisecond), float64(records)/max(elapsed.Seconds(), 1e-3), peakRSS())
@@ -96,6 +97,10 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 	}
 	return nil
 }
+
+// maxRejectedListed is how many rejected lines a run prints on stderr
+// before it only counts the rest (CONTRACT §8).
+const maxRejectedListed = 100
 
 // unifyVerify runs "unify verify".
 func (c *cli) unifyVerify(ctx context.Context, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,12 +110,17 @@ func TestUnifyCommandRejects(t *testing.T) {
 	d, s, exp := writeGenerated(t, dir, unifygen.Options{Dedibox: 40, Scaleway: 20, Malformed: 3, Seed: 8})
 	report := filepath.Join(dir, "report.json")
 	r := runUnigate(t, nil, "", "unify", "--dedibox", d, "--scaleway", s, "--config", cfg, "--report", report)
-	if want := "unigate: unify: 3 lines rejected, not imported (the rest is)\n"; r.code != 1 || r.stderr != want {
-		t.Errorf("run:\n%v\nwant exit 1 and %q", r, want)
-	}
 	rep, _ := readReport(t, report)
 	if rep.DediboxRecords != exp.DediboxRecords || len(rep.Rejected) != 3 {
 		t.Fatalf("report %+v", rep)
+	}
+	want := ""
+	for _, rj := range rep.Rejected {
+		want += fmt.Sprintf("%s:%d: %s\n", rj.File, rj.Line, rj.Reason)
+	}
+	want += "unigate: unify: 3 lines rejected, not imported (the rest is)\n"
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("run:\n%v\nwant exit 1 and stderr\n%s", r, want)
 	}
 	for i, rj := range rep.Rejected {
 		file := d
@@ -166,5 +172,43 @@ func TestUnifyCommandUsage(t *testing.T) {
 	}
 	if r := runUnigate(t, nil, "", "unify", "verify", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: unigate unify verify") {
 		t.Errorf("unify verify -h:\n%v", r)
+	}
+}
+
+// TestUnifyCommandPrintsRejectedLines (CONTRACT §8, issue 15): without
+// --report, a run prints every rejected line on stderr as FILE:LINE:
+// REASON, the first 100, then one line with how many more, so that the
+// operator can tell which lines to fix.
+func TestUnifyCommandPrintsRejectedLines(t *testing.T) {
+	dir := t.TempDir()
+	cfg := mustConfig(t, dir, "")
+	d, s, exp := writeGenerated(t, dir, unifygen.Options{Dedibox: 150, Scaleway: 60, Malformed: 103, Seed: 9})
+	if len(exp.Rejected) != 103 {
+		t.Fatalf("the generator made %d rejected lines, want 103", len(exp.Rejected))
+	}
+	r := runUnigate(t, nil, "", "unify", "--dedibox", d, "--scaleway", s, "--config", cfg)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1:\n%v", r.code, r)
+	}
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	if len(lines) != 102 {
+		t.Fatalf("stderr has %d lines, want 100 rejected lines, the count of the rest and the error:\n%s", len(lines), r.stderr)
+	}
+	for i, line := range lines[:100] {
+		want := exp.Rejected[i]
+		file := d
+		if want.File == "scaleway" {
+			file = s
+		}
+		prefix := fmt.Sprintf("%s:%d: ", file, want.Line)
+		if !strings.HasPrefix(line, prefix) || len(line) == len(prefix) {
+			t.Errorf("stderr line %d = %q, want %q and a reason", i+1, line, prefix+"…")
+		}
+	}
+	if got, want := lines[100], "… and 3 more rejected lines"; got != want {
+		t.Errorf("line 101 = %q, want %q", got, want)
+	}
+	if got, want := lines[101], "unigate: unify: 103 lines rejected, not imported (the rest is)"; got != want {
+		t.Errorf("last line = %q, want %q", got, want)
 	}
 }
