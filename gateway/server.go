@@ -21,6 +21,7 @@ import (
 
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/login"
 	"unigate/mfa"
 	"unigate/session"
 	"unigate/sso"
@@ -69,6 +70,8 @@ type Server struct {
 	mailer   Mailer
 	sealer   *mfa.Sealer
 	webauthn *mfa.WebAuthn
+	// login is the login state machine (package login), over the stores above.
+	login *login.Machine
 	// ssoProviders are the configured identity providers by name.
 	ssoProviders map[string]sso.Provider
 	// provisionPoke wakes RunProvisioning; provisionClient calls the endpoints.
@@ -204,6 +207,7 @@ func New(d Deps) (*Server, error) {
 		}
 	}
 	s.metrics.preset(s.consoleList)
+	s.login = s.newLogin()
 
 	s.pages, err = web.NewRenderer()
 	if err != nil {
