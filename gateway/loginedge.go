@@ -105,6 +105,10 @@ func (e loginEvents) Attempt(method, outcome string) {
 
 func (e loginEvents) StoreFailed(op string) { e.s.metrics.storeErrors.WithLabelValues(op).Inc() }
 
+func (e loginEvents) Warn(ctx context.Context, msg, accountID string, err error) {
+	e.s.logger.With("request_id", requestID(ctx)).Warn(msg, "account_id", accountID, "err", err)
+}
+
 // loginOf is the login in progress of r: its session (nil for none), the
 // client, and the console whose legacy login page it is on.
 func (s *Server) loginOf(r *http.Request, sess *session.Session) *login.Login {

@@ -126,6 +126,8 @@ type Events interface {
 	Audit(ctx context.Context, ip netip.Addr, kind, accountID string, details map[string]string)
 	Attempt(method, outcome string)
 	StoreFailed(op string)
+	// Warn: something failed that the step goes on without (a rehash not stored).
+	Warn(ctx context.Context, msg, accountID string, err error)
 }
 
 // Deps is what a Machine is built from.

@@ -34,8 +34,12 @@ func (m *Machine) Password(ctx context.Context, l *Login, password string) (*Res
 	if rehash {
 		// Imported bcrypt or older parameters: move to our argon2id now that
 		// we know the password. A failure leaves the old hash, which still works.
-		if h, err := m.hasher.Hash(ctx, password); err == nil {
-			_ = m.accounts.SetPasswordHash(ctx, acct.ID, h)
+		h, err := m.hasher.Hash(ctx, password)
+		if err == nil {
+			err = m.accounts.SetPasswordHash(ctx, acct.ID, h)
+		}
+		if err != nil {
+			m.events.Warn(ctx, "password rehash not stored", acct.ID, err)
 		}
 	}
 	l.Session.AccountID = acct.ID
