@@ -40,6 +40,11 @@ func (m *Machine) mfaOf(ctx context.Context, accountID string) (mfaState, error)
 // the factors proven so far. The second factor comes first, then a password
 // to set (accounts whose password the unification erased), then enrollment
 // (accounts that must have MFA and have none).
+//
+// A login whose first factor was an email code never ends without a second
+// factor: the code only proves the mailbox, so such a session can do nothing
+// but set a password and enroll (or use) a second factor (SECURITY.md), for
+// every account, whatever flags the unification set.
 func (m *Machine) nextStep(sess *session.Session, acct *accounts.Account, f mfaState) string {
 	mfaDone := sess.MFA == "totp" || sess.MFA == "passkey"
 	switch {
@@ -47,10 +52,15 @@ func (m *Machine) nextStep(sess *session.Session, acct *accounts.Account, f mfaS
 		return session.StepMFA
 	case acct.PasswordSetRequired:
 		return session.StepSetPassword
-	case !f.any() && (acct.MFAEnrollRequired || m.cfg.RequireMFA):
+	case !f.any() && (acct.MFAEnrollRequired || m.cfg.RequireMFA || emailCodeFirst(sess)):
 		return session.StepEnrollMFA
 	}
 	return session.StepDone
+}
+
+// emailCodeFirst: the login's first factor was an email code.
+func emailCodeFirst(sess *session.Session) bool {
+	return len(sess.Factors) > 0 && sess.Factors[0] == "email_code"
 }
 
 // advance decides the step after a factor; when nothing is left, the login

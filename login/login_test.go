@@ -722,3 +722,68 @@ func TestFinishedClearsFailuresAndAudits(t *testing.T) {
 		wantErr(t, err, ErrInvalidCredentials)
 	}
 }
+
+// Issue 16 finding 3: an email code as the first factor never completes a
+// login alone, even for an account the unification flagged only for a new
+// password (an SSO-only user of the old system: no MFAEnrollRequired, and
+// require_mfa off). The session can only set a password, then enroll (or
+// use) a second factor.
+func TestEmailCodeFirstFactorNeedsASecondFactor(t *testing.T) {
+	cases := []struct {
+		name     string
+		withTOTP bool
+		want     []string // the steps after the code, in order
+	}{
+		{name: "no second factor: set a password, then enroll", want: []string{session.StepSetPassword, session.StepEnrollMFA, session.StepDone}},
+		{name: "a second factor: use it, then set a password", withTOTP: true, want: []string{session.StepMFA, session.StepSetPassword, session.StepDone}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			a := f.account("sso-only@example.com", "", func(a *accounts.Account) { a.PasswordSetRequired = true })
+			var secret string
+			if tc.withTOTP {
+				secret = f.withTOTP(a)
+			}
+			l := f.identify("sso-only@example.com")
+			if err := f.m.SendEmailCode(f.ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.m.VerifyEmailCode(f.ctx, l, f.mail.lastCode())
+			var got []string
+			for err == nil {
+				got = append(got, res.Next)
+				switch res.Next {
+				case session.StepSetPassword:
+					res, err = f.m.SetPassword(f.ctx, l, "a brand new passphrase")
+				case session.StepEnrollMFA:
+					res, err = f.m.ConfirmTOTP(f.ctx, l, f.code(f.pendingTOTP(a)))
+				case session.StepMFA:
+					res, err = f.m.TOTP(f.ctx, l, f.code(secret))
+				default:
+					err = errors.New("end")
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got steps %v, want %v", got, tc.want)
+			}
+			if l.Session.MFA != "totp" {
+				t.Errorf("got mfa %q, want totp", l.Session.MFA)
+			}
+		})
+	}
+}
+
+// A sign-up's email check proves the address, not a first factor: the
+// password is the first factor there, and the sign-up completes.
+func TestSignupIsNotAnEmailCodeFirstFactor(t *testing.T) {
+	f := newFixture(t)
+	l := &Login{Client: f.client}
+	if _, err := f.m.StartSignup(f.ctx, l, "new@example.com", "a brand new passphrase", Opening{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.m.VerifySignup(f.ctx, l, f.mail.lastCode())
+	if err != nil || res.Next != session.StepDone {
+		t.Fatalf("got %+v, %v, want done", res, err)
+	}
+}
