@@ -27,6 +27,7 @@ func (s *Server) newLogin() *login.Machine {
 		EmailCodeTTL:      cfg.EmailCodeTTL,
 		PasswordMinLength: cfg.PasswordMinLength,
 		RequireMFA:        cfg.RequireMFA,
+		BcryptCost:        cfg.ImportedBcryptCost,
 		SessionLifetime:   s.cfg.Session.AbsoluteTimeout,
 		PortalLoginURL:    s.loginURL(""),
 		SSOProviders:      map[string]bool{},

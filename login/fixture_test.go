@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -63,17 +64,21 @@ func (m memSessions) Delete(ctx context.Context, handle string) error {
 	return m.st.Delete(ctx, handle)
 }
 
-// fakeHasher stands for argon2id: "h:" + password, and a count of the
-// hashing work done (each call is one unit, as a real verification is).
+// fakeHasher stands for accounts.Hasher: cheap, with a count of the
+// hashing work done. work counts the calls; argon2 the argon2id
+// computations (a hash or a verification: each one unit); bcryptRounds the
+// bcrypt rounds (2^cost per verification).
 type fakeHasher struct {
-	mu          sync.Mutex
-	work        int
-	fail        error
-	needsRehash bool
+	mu           sync.Mutex
+	work         int
+	argon2       int
+	bcryptRounds int
+	fail         error
+	needsRehash  bool
 }
 
 func (h *fakeHasher) Hash(ctx context.Context, pw string) (string, error) {
-	h.count()
+	h.count(fakeHash(pw))
 	return fakeHash(pw), h.fail
 }
 
@@ -85,22 +90,49 @@ func fakeHash(pw string) string {
 		"$" + base64.RawStdEncoding.EncodeToString(sum[:])
 }
 
+// fakeBcrypt is a well-formed bcrypt hash of cost that fakeHasher matches with pw.
+func fakeBcrypt(pw string, cost int) string {
+	const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	sum := sha256.Sum256([]byte(pw))
+	var b strings.Builder
+	for i := range 53 {
+		b.WriteByte(alphabet[int(sum[i%len(sum)]+byte(i))%len(alphabet)])
+	}
+	return fmt.Sprintf("$2a$%02d$%s", cost, b.String())
+}
+
 func (h *fakeHasher) Verify(ctx context.Context, encoded, pw string) (bool, bool, error) {
-	h.count()
+	h.count(encoded)
 	if h.fail != nil {
 		return false, false, h.fail
+	}
+	if c, ok := bcryptCost(encoded); ok {
+		return encoded == fakeBcrypt(pw, c), encoded == fakeBcrypt(pw, c), nil
 	}
 	return encoded == fakeHash(pw), h.needsRehash, nil
 }
 
 func (h *fakeHasher) VerifyDummy(ctx context.Context, pw string) error {
-	h.count()
+	h.count(fakeHash(""))
 	return h.fail
 }
 
-func (h *fakeHasher) count() {
+// count records the work of one hash or verification of encoded's scheme.
+func (h *fakeHasher) count(encoded string) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	h.work++
+	if c, ok := bcryptCost(encoded); ok {
+		h.bcryptRounds += 1 << c
+	} else {
+		h.argon2++
+	}
+}
+
+// reset forgets the work counted so far.
+func (h *fakeHasher) reset() {
+	h.mu.Lock()
+	h.work, h.argon2, h.bcryptRounds = 0, 0, 0
 	h.mu.Unlock()
 }
 

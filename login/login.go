@@ -39,6 +39,10 @@ type Config struct {
 	EmailCodeTTL      time.Duration
 	PasswordMinLength int
 	RequireMFA        bool
+	// BcryptCost is the bcrypt work every password check pays, as a bcrypt
+	// cost: the highest cost of the imported bcrypt hashes (VerifyPassword).
+	// 0: no padding (no bcrypt hash was imported).
+	BcryptCost int
 	// SessionLifetime is the absolute lifetime of a complete session (ASVS V7.3.2).
 	SessionLifetime time.Duration
 	// PortalLoginURL is the account portal's login page, named in mails and

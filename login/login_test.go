@@ -1,7 +1,9 @@
 package login
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -785,5 +787,73 @@ func TestSignupIsNotAnEmailCodeFirstFactor(t *testing.T) {
 	res, err := f.m.VerifySignup(f.ctx, l, f.mail.lastCode())
 	if err != nil || res.Next != session.StepDone {
 		t.Fatalf("got %+v, %v, want done", res, err)
+	}
+}
+
+// Issue 16 finding 5: the answer time does not tell an unknown email, one of
+// our accounts and an imported one apart. Measured by the hash work done
+// (the time is that work): every check costs one argon2id and 2^12 bcrypt
+// rounds, whatever the account's scheme and whether the password is right.
+func TestPasswordCheckWorkIsTheSameForEveryAccount(t *testing.T) {
+	cases := []struct {
+		name, email, password string
+	}{
+		{name: "unknown email", email: "nobody@example.com", password: "correct horse battery"},
+		{name: "argon2id, wrong", email: "ours@example.com", password: "wrong"},
+		{name: "argon2id, right", email: "ours@example.com", password: "correct horse battery"},
+		{name: "imported bcrypt 12, wrong", email: "bcrypt12@example.com", password: "wrong"},
+		{name: "imported bcrypt 10, wrong", email: "bcrypt10@example.com", password: "wrong"},
+		{name: "imported bcrypt 4, wrong", email: "bcrypt4@example.com", password: "wrong"},
+		{name: "no password (SSO only)", email: "nopassword@example.com", password: "wrong"},
+	}
+	f := newFixture(t, func(c *Config) { c.BcryptCost = 12; c.MaxFailures = 100 })
+	f.account("ours@example.com", "correct horse battery")
+	for _, cost := range []int{12, 10, 4} {
+		f.account(fmt.Sprintf("bcrypt%d@example.com", cost), "", func(a *accounts.Account) {
+			a.PasswordHash = fakeBcrypt("correct horse battery", cost)
+		})
+	}
+	f.account("nopassword@example.com", "")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			acct, err := f.m.accountByEmail(f.ctx, tc.email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.hasher.reset()
+			if _, _, err := f.m.VerifyPassword(f.ctx, acct, tc.password); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := [2]int{f.hasher.argon2, f.hasher.bcryptRounds}, [2]int{1, 1 << 12}; got != want {
+				t.Errorf("got (argon2id, bcrypt rounds) %v, want %v", got, want)
+			}
+		})
+	}
+	t.Run("a right bcrypt password signs in", func(t *testing.T) {
+		res, err := f.m.Password(f.ctx, f.identify("bcrypt10@example.com"), "correct horse battery")
+		if err != nil || !res.Complete {
+			t.Fatalf("got %+v, %v", res, err)
+		}
+	})
+}
+
+// The dummy bcrypt hashes are ones the real hasher verifies (all the
+// rounds) and that no password matches.
+func TestDummyBcryptWithTheRealHasher(t *testing.T) {
+	h := accounts.NewHasher(1)
+	for _, pw := range []string{"", "correct horse battery"} {
+		ok, _, err := h.Verify(context.Background(), dummyBcrypt(4), pw)
+		if ok || err != nil {
+			t.Errorf("Verify(dummy, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+	for hash, want := range map[string]int{dummyBcrypt(12): 12, fakeBcrypt("x", 10): 10, fakeHash("x"): -1, "": -1, "$2x$10$": -1} {
+		c, ok := bcryptCost(hash)
+		if !ok {
+			c = -1
+		}
+		if c != want {
+			t.Errorf("bcryptCost(%q) = %d, want %d", hash, c, want)
+		}
 	}
 }
