@@ -33,7 +33,7 @@ type identifyRequest struct {
 
 // identify opens a login for r (login.Identify) and gives this host its cookie.
 func (s *Server) identify(w http.ResponseWriter, r *http.Request, req identifyRequest) (*stepResult, error) {
-	l, err := s.currentLogin(r)
+	l, err := s.openingLogin(r)
 	if err != nil {
 		return nil, err
 	}

@@ -138,6 +138,21 @@ func (s *Server) currentLogin(r *http.Request) (*login.Login, error) {
 	return s.loginOf(r, sess), nil
 }
 
+// openingLogin is the login of a request that opens a new one (identify,
+// sign-up, SSO): Session is the session it replaces, and the legacy page is
+// the one of the request's host, whatever host the old session began on.
+func (s *Server) openingLogin(r *http.Request) (*login.Login, error) {
+	l, err := s.currentLogin(r)
+	if err != nil {
+		return nil, err
+	}
+	l.LegacyConsole = ""
+	if c := s.legacyConsole(r); c != nil {
+		l.LegacyConsole = c.id
+	}
+	return l, nil
+}
+
 // opening is what r says of a login or sign-up it opens.
 func (s *Server) opening(r *http.Request, rawReturnTo string) login.Opening {
 	o := login.Opening{Host: hostOnly(r.Host), UserAgent: r.UserAgent()}

@@ -12,7 +12,7 @@ import (
 
 // startSignup opens a sign-up for r (login.StartSignup) and gives this host its cookie.
 func (s *Server) startSignup(w http.ResponseWriter, r *http.Request, rawEmail, password string) error {
-	l, err := s.currentLogin(r)
+	l, err := s.openingLogin(r)
 	if err != nil {
 		return err
 	}

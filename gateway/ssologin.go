@@ -107,16 +107,11 @@ func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, fail("unknown_provider"))
 		return
 	}
-	old, err := s.loadSession(r)
+	l, err := s.openingLogin(r)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	var oldSess *session.Session
-	if old != nil {
-		oldSess = old.sess
-	}
-	l := s.loginOf(r, oldSess)
 	if err := s.login.OpenSSO(r.Context(), l, s.opening(r, r.URL.Query().Get("return_to"))); err != nil {
 		s.errorPage(w, r, err)
 		return
