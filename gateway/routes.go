@@ -16,6 +16,8 @@ func (s *Server) routes() http.Handler {
 	// Portal pages (server-rendered, work without JavaScript).
 	account.HandleFunc("GET /{$}", s.pageHome)
 	account.HandleFunc("GET /login", s.pageLogin)
+	// Every login step's form (the same login steps as the API below): a
+	// completed login may enter its return_to console (completeLogin).
 	account.HandleFunc("POST /login", s.pageLoginSubmit)
 	account.HandleFunc("GET /login/sso/{provider}", s.ssoLoginStart)
 	account.HandleFunc("GET /sso/{provider}/callback", s.ssoCallback)
