@@ -112,19 +112,14 @@ func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, err)
 		return
 	}
-	if err := s.login.OpenSSO(r.Context(), l, s.opening(r, r.URL.Query().Get("return_to"))); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	sess := l.Session
-	token, err := (loginSessions{s}).Create(r.Context(), sess)
+	res, err := s.login.OpenSSO(r.Context(), l, s.opening(r, r.URL.Query().Get("return_to")))
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	target, err := s.beginSSO(r, sess, p, "login")
+	target, err := s.beginSSO(r, l.Session, p, "login")
 	if err == nil {
-		err = s.setSessionCookie(w, r, token)
+		err = s.setSessionCookie(w, r, res.Token)
 	}
 	if err != nil {
 		s.errorPage(w, r, err)

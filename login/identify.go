@@ -55,20 +55,24 @@ func (m *Machine) Identify(ctx context.Context, l *Login, rawEmail string, o Ope
 // OpenSSO opens a login that goes to an identity provider: it has no email
 // until the provider says who it is. Like Identify, it ends the login this
 // browser had in progress; a complete session is kept until the sign-in
-// completes. l.Session is the new login, not stored yet (the edge adds the
-// attempt to it and stores it).
-func (m *Machine) OpenSSO(ctx context.Context, l *Login, o Opening) error {
+// completes. l.Session is the new login (the edge adds the attempt to it)
+// and Result.Token its cookie value.
+func (m *Machine) OpenSSO(ctx context.Context, l *Login, o Opening) (*Result, error) {
 	if err := m.lockout.Identify(ctx, l.Client); err != nil {
-		return err
+		return nil, err
 	}
 	if l.Session != nil && !l.Session.Complete() {
-		if err := m.sessions.Delete(ctx, l.Session.Handle); err != nil {
-			return err
+		if err := m.replace(ctx, l); err != nil {
+			return nil, err
 		}
 	}
 	l.Session = m.open(l, o, "", session.StepFirstFactor, PreLoginLifetime)
 	l.Session.ReturnTo = o.ReturnTo
-	return nil
+	token, err := m.sessions.Create(ctx, l.Session)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Next: session.StepFirstFactor, Token: token}, nil
 }
 
 // replace ends the session a new login or sign-up takes the place of.

@@ -697,8 +697,8 @@ func TestSSOSignIn(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.subject, func(t *testing.T) {
 			l := &Login{Client: f.client}
-			if err := f.m.OpenSSO(f.ctx, l, Opening{Host: "account.test"}); err != nil {
-				t.Fatal(err)
+			if res, err := f.m.OpenSSO(f.ctx, l, Opening{Host: "account.test"}); err != nil || res.Token == "" {
+				t.Fatalf("open: %+v, %v", res, err)
 			}
 			res, err := f.m.SSOSignIn(f.ctx, l, "github", tc.subject)
 			wantErr(t, err, tc.want)
@@ -855,5 +855,36 @@ func TestDummyBcryptWithTheRealHasher(t *testing.T) {
 		if c != want {
 			t.Errorf("bcryptCost(%q) = %d, want %d", hash, c, want)
 		}
+	}
+}
+
+// An SSO sign-in ends the login in progress it replaces; a complete
+// session stays until the sign-in completes.
+func TestOpenSSOReplacesALoginInProgress(t *testing.T) {
+	f := newFixture(t)
+	f.account("alice@example.com", "correct horse battery")
+	cases := []struct {
+		name     string
+		old      func() *Login
+		wantKept bool
+	}{
+		{name: "a login in progress", old: func() *Login { return f.identify("alice@example.com") }},
+		{name: "a complete session", old: func() *Login { return f.complete("alice@example.com", "correct horse battery") }, wantKept: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := tc.old().Session
+			l := &Login{Session: old, Client: f.client}
+			if _, err := f.m.OpenSSO(f.ctx, l, Opening{}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := f.sessions.Get(f.ctx, old.Handle, time.Hour)
+			if kept := err == nil; kept != tc.wantKept {
+				t.Errorf("old session kept: got %v, want %v (%v)", kept, tc.wantKept, err)
+			}
+			if l.Session.Handle == old.Handle || l.Session.Email != "" {
+				t.Errorf("new login %+v", l.Session)
+			}
+		})
 	}
 }
