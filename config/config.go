@@ -119,6 +119,11 @@ type Login struct {
 	PasswordMinLength int           `yaml:"password_min_length"` // default 12; at least 8
 	RequireMFA        bool          `yaml:"require_mfa"`
 	LegacyLoginCutoff string        `yaml:"legacy_login_cutoff"` // YYYY-MM-DD, 00:00 UTC
+
+	// ImportedBcryptCost is the highest bcrypt cost of the imported password
+	// hashes: every password check does that much bcrypt work, so that the
+	// answer time does not tell imported accounts from unknown emails.
+	ImportedBcryptCost int `yaml:"imported_bcrypt_cost"` // default 12; 4 to 16
 }
 
 // Console is one console behind the gateway (CONTRACT §3, §4, §6).

@@ -37,6 +37,7 @@ func (c *Config) SetDefaults() {
 	orDefault(&l.IPMaxFailures, 50)
 	orDefault(&l.EmailCodeTTL, 10*time.Minute)
 	orDefault(&l.PasswordMinLength, 12)
+	orDefault(&l.ImportedBcryptCost, 12)
 
 	for i := range c.Consoles {
 		con := &c.Consoles[i]

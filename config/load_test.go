@@ -148,6 +148,7 @@ consoles:
 		{"login.ip_max_failures", cfg.Login.IPMaxFailures, 50},
 		{"login.email_code_ttl", cfg.Login.EmailCodeTTL, 10 * time.Minute},
 		{"login.password_min_length", cfg.Login.PasswordMinLength, 12},
+		{"login.imported_bcrypt_cost", cfg.Login.ImportedBcryptCost, 12},
 		{"consoles[0].name", cfg.Consoles[0].Name, "dedibox"},
 		{"consoles[0].timeout", cfg.Consoles[0].Timeout, 30 * time.Second},
 		{"consoles[0].provisioning.timeout", cfg.Consoles[0].Provisioning.Timeout, 5 * time.Second},

@@ -122,6 +122,10 @@ func (c *Config) checkLogin(ps *Problems) {
 		// NIST SP 800-63B §3.1.1.2: at least 8; 256 is the gateway's maximum.
 		ps.add("login.password_min_length", "must be from 8 to 256, got %d", l.PasswordMinLength)
 	}
+	if l.ImportedBcryptCost < 4 || l.ImportedBcryptCost > 16 {
+		// bcrypt's costs; the account store refuses hashes above 16.
+		ps.add("login.imported_bcrypt_cost", "must be from 4 to 16, got %d", l.ImportedBcryptCost)
+	}
 	if l.LegacyLoginCutoff == "" {
 		for i, con := range c.Consoles {
 			if con.LegacyLogin {

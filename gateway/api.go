@@ -7,31 +7,6 @@ import (
 	"unigate/session"
 )
 
-func (s *Server) apiLoginState(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.loginState(r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
-}
-
-func (s *Server) apiIdentify(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Email    string `json:"email"`
-		ReturnTo string `json:"return_to"`
-	}
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	methods, err := s.startLogin(w, r, req.Email, req.ReturnTo)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"methods": methods})
-	return nil
-}
-
 // sessionView is GET /session.
 type sessionView struct {
 	User          userView     `json:"user"`
@@ -203,44 +178,5 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, id string
 	if target.Handle == cur.sess.Handle {
 		s.clearSessionCookie(w, r)
 	}
-	return nil
-}
-
-func (s *Server) apiEmailCode(w http.ResponseWriter, r *http.Request) error {
-	if err := decodeJSON(w, r, &struct{}{}); err != nil {
-		return err
-	}
-	return s.loginEmailCodeSend(w, r)
-}
-
-// codeRequest is the body of the code-checking steps.
-type codeRequest struct {
-	Code string `json:"code"`
-}
-
-// loginStep adapts a login step that takes one string field of the JSON
-// body ({"password"} or {"code"}) and answers {"next", …}.
-func (s *Server) loginStep(field string, step func(http.ResponseWriter, *http.Request, string) (*stepResult, error)) jsonHandler {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		var req map[string]any
-		if err := decodeJSON(w, r, &req); err != nil {
-			return err
-		}
-		value, _ := req[field].(string)
-		res, err := step(w, r, value)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusOK, res)
-		return nil
-	}
-}
-
-func (s *Server) apiPasskey(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.loginPasskey(w, r)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
 	return nil
 }

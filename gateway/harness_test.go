@@ -154,7 +154,8 @@ func newHarnessWithDeps(t testing.TB, store session.Store, deps func(*Deps), opt
 		Secrets:   config.Secrets{SessionKeyFile: skPath, SigningKeyFile: pemPath},
 		Session:   config.Session{Store: "memory"},
 		Accounts:  config.Accounts{Driver: "sqlite", DSN: filepath.Join(dir, "accounts.db")},
-		Login:     config.Login{LegacyLoginCutoff: "2025-10-28"},
+		// bcrypt's least cost: the padding of every password check costs ~1 ms.
+		Login: config.Login{LegacyLoginCutoff: "2025-10-28", ImportedBcryptCost: 4},
 		Consoles: []config.Console{
 			{ID: "dedibox", Name: "Dedibox", Hosts: []string{"console.online.test"}, Upstream: h.dedibox.srv.URL, PublicPaths: []string{"/api/"}},
 			{ID: "scaleway", Name: "Scaleway", Hosts: []string{"console.scaleway.test"}, Upstream: h.scaleway.srv.URL},

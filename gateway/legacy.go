@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 
-	"unigate/accounts"
 	"unigate/session"
 )
 
@@ -37,17 +36,6 @@ func (s *Server) legacySite(host string) *consoleSite {
 	return c
 }
 
-// legacyAllowed picks the pre-linked account in console c that lets this
-// account finish a legacy login; false if it has none.
-func legacyAllowed(cas []accounts.ConsoleAccount, c *consoleSite) (accounts.ConsoleAccount, bool) {
-	for _, ca := range cas {
-		if ca.Console == c.id && ca.Prelinked {
-			return ca, true
-		}
-	}
-	return accounts.ConsoleAccount{}, false
-}
-
 // legacyOnly wraps a handler that exists only on a legacy login host.
 func (s *Server) legacyOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -62,8 +50,4 @@ func (s *Server) legacyOnly(h http.HandlerFunc) http.HandlerFunc {
 // isLegacyLoginPath: an old bookmark of the console's login page.
 func (c *consoleSite) isLegacyLoginPath(canonical string) bool {
 	return c.legacyLogin && slices.Contains(c.legacyPaths, canonical)
-}
-
-func withoutPasskey(methods []string) []string {
-	return slices.DeleteFunc(slices.Clone(methods), func(m string) bool { return m == "passkey" })
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"unigate/accounts"
+	"unigate/login"
 	"unigate/mfa"
 	"unigate/session"
 )
@@ -23,44 +24,26 @@ var (
 	errAlreadyEnrolled = fail("already_enrolled")
 )
 
-// enrollmentSession returns a session that may add a second factor: a login
-// waiting at enroll_mfa (while the account still has none: a login parked
-// there must not outlive a factor enrolled meanwhile, which it would then
-// skip), or a complete session with a recent proof (ASVS V7.5.1: a stolen
-// session must not plant a passkey that then signs in alone).
+// enrollmentSession returns a session that may add a second factor
+// (login.Enrollment): a login waiting at enroll_mfa while the account has
+// none, or a complete session with a recent proof (ASVS V7.5.1).
 func (s *Server) enrollmentSession(r *http.Request) (*current, error) {
 	cur, err := s.loadSession(r)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cur == nil || cur.sess.AccountID == "":
-		return nil, errUnauthenticated
-	case cur.sess.Complete():
-		if !s.recentlyProven(cur.sess) {
-			return nil, errReauthRequired
-		}
-		return cur, nil
-	case cur.sess.Next != session.StepEnrollMFA:
+	if cur == nil {
 		return nil, errUnauthenticated
 	}
-	m, err := s.mfaOf(r, cur.sess.AccountID)
-	if err != nil {
+	if err := s.login.Enrollment(r.Context(), s.loginOf(r, cur.sess)); err != nil {
 		return nil, err
-	}
-	if m.any() {
-		cur.sess.Next = session.StepMFA
-		if err := s.saveSession(r.Context(), cur.sess); err != nil {
-			return nil, err
-		}
-		return nil, errWrongStep
 	}
 	return cur, nil
 }
 
 // recentlyProven: a login or re-authentication within the last 5 minutes (ASVS V7.5.1).
 func (s *Server) recentlyProven(sess *session.Session) bool {
-	return !sess.AuthTime.IsZero() && s.now().Sub(sess.AuthTime) <= recentProof
+	return s.login.RecentlyProven(sess)
 }
 
 // totpEnrollView answers POST /me/mfa/totp.
@@ -147,61 +130,33 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// confirmTOTP returns the login's next step when called inside a login, nil otherwise.
+// confirmTOTP confirms the pending authenticator app (login.ConfirmTOTP);
+// inside a login it returns the login's next step, nil otherwise.
 func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode string) (*stepResult, error) {
-	cur, err := s.enrollmentSession(r)
+	cur, err := s.loadSession(r)
 	if err != nil {
 		return nil, err
 	}
-	att, err := (&limiter{s}).begin(r, cur.sess.Email, "totp")
-	if err != nil {
-		return nil, err
+	if cur == nil {
+		return nil, errUnauthenticated
 	}
-	cred, err := s.accounts.TOTPCredential(r.Context(), cur.sess.AccountID)
-	if errors.Is(err, accounts.ErrNotFound) || (err == nil && cred.Confirmed) {
-		return nil, fail("no_pending_totp")
+	l := s.loginOf(r, cur.sess)
+	res, err := s.login.ConfirmTOTP(r.Context(), l, rawCode)
+	if err == nil && res == nil {
+		return nil, nil // a complete session: nothing more to do
 	}
-	if err != nil {
-		return nil, internal(err)
-	}
-	secret, err := s.sealer.Open(cred.SecretSealed, []byte(cur.sess.AccountID))
-	if err != nil {
-		return nil, internal(err)
-	}
-	code, perr := mfa.ParseCode(rawCode)
-	step, ok := int64(0), false
-	if perr == nil {
-		step, ok = mfa.VerifyTOTP(string(secret), code, s.now())
-	}
-	if !ok {
-		s.metrics.loginAttempts.WithLabelValues("totp", "failure").Inc()
-		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "totp"})
-		return nil, errInvalidCode
-	}
-	att.success(r)
-	if err := s.accounts.ConfirmTOTP(r.Context(), cur.sess.AccountID, step, s.now()); err != nil {
-		return nil, internal(err)
-	}
-	return s.enrolled(w, r, cur, "totp")
+	return s.afterStep(w, r, l, res, err)
 }
 
-// enrolled records a new second factor; inside a login it also counts as
-// the second factor of this login and the login goes on.
+// enrolled records a new second factor (login.Enrolled); inside a login it
+// also counts as the second factor of this login and the login goes on.
 func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, cur *current, method string) (*stepResult, error) {
-	if err := s.accounts.SetMFAEnrollRequired(r.Context(), cur.sess.AccountID, false); err != nil {
-		return nil, internal(err)
-	}
-	s.audit(r, "mfa.enroll", cur.sess.AccountID, map[string]string{"method": method})
-	if cur.sess.Complete() {
+	l := s.loginOf(r, cur.sess)
+	res, err := s.login.Enrolled(r.Context(), l, method)
+	if err == nil && res == nil {
 		return nil, nil
 	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-	if err != nil {
-		return nil, internal(err)
-	}
-	cur.sess.MFA = method
-	cur.sess.Factors = append(cur.sess.Factors, method)
-	return s.advance(w, r, cur, acct)
+	return s.afterStep(w, r, l, res, err)
 }
 
 // apiPasskeyRegisterOptions is POST /me/mfa/passkeys/options.
@@ -407,74 +362,41 @@ func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request) error 
 // 5 minutes, under a new session token (ASVS V7.2.4, V7.5.1). Failures count
 // toward max_failures.
 func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
+	var body struct {
 		Password *string `json:"password"`
 		TOTP     *string `json:"totp"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	password, totp := "", ""
-	if req.Password != nil {
-		password = *req.Password
-	}
-	if req.TOTP != nil {
-		totp = *req.TOTP
-	}
-	if err := s.reauth(w, r, password, totp, req.Password != nil, req.TOTP != nil); err != nil {
+	if err := s.reauthWith(w, r, login.ReauthInput{Password: body.Password, TOTP: body.TOTP}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// reauth checks a password or a TOTP code of the signed-in account and
-// renews the session's proof under a new token.
+// reauth is the security page's re-authentication: a password or a TOTP code.
 func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp string, hasPassword, hasTOTP bool) error {
+	var in login.ReauthInput
+	if hasPassword {
+		in.Password = &password
+	}
+	if hasTOTP {
+		in.TOTP = &totp
+	}
+	return s.reauthWith(w, r, in)
+}
+
+// reauthWith runs login.Reauth and moves the session to a new token.
+func (s *Server) reauthWith(w http.ResponseWriter, r *http.Request, in login.ReauthInput) error {
 	cur, err := s.requireComplete(r)
 	if err != nil {
 		return err
 	}
-	if !hasPassword && !hasTOTP {
-		return fail("invalid_request")
-	}
-	method := "password"
-	if !hasPassword {
-		method = "totp"
-	}
-	att, err := (&limiter{s}).begin(r, cur.sess.Email, method)
-	if err != nil {
+	if _, err := s.login.Reauth(r.Context(), s.loginOf(r, cur.sess), in); err != nil {
 		return err
 	}
-	ok := false
-	if hasPassword {
-		acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-		if err != nil {
-			return internal(err)
-		}
-		ok, _, _ = s.verifyPassword(r, acct, password)
-	} else {
-		ok = s.checkTOTP(r, cur.sess.AccountID, totp)
-	}
-	if !ok {
-		s.metrics.loginAttempts.WithLabelValues(method, "failure").Inc()
-		s.audit(r, "reauth.failure", cur.sess.AccountID, map[string]string{"method": method})
-		return errInvalidCredentials
-	}
-	att.success(r)
-	s.clearFailures(r, cur.sess.Email)
-	cur.sess.AuthTime = s.now()
-	token, err := s.sessions.Rotate(r.Context(), cur.sess, s.cfg.Session.IdleTimeout)
-	if err != nil {
-		if errors.Is(err, session.ErrNotFound) {
-			return errUnauthenticated
-		}
-		s.metrics.storeErrors.WithLabelValues("rotate").Inc()
-		return storeDown(err)
-	}
-	if err := s.setSessionCookie(w, r, token); err != nil {
-		return err
-	}
-	s.audit(r, "reauth", cur.sess.AccountID, map[string]string{"method": method})
-	return nil
+	_, err = s.rotate(w, r, cur.sess, errUnauthenticated)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 
+	"unigate/login"
 	"unigate/session"
 )
 
@@ -142,7 +143,7 @@ func (s *Server) fillLoginPage(r *http.Request, cur *current, page *loginPage) e
 		page.ReturnTo = cur.sess.ReturnTo
 	}
 	page.CodeSent = len(cur.sess.EmailCode) > 0
-	state, err := s.loginStateOf(r, cur)
+	state, err := s.login.State(r.Context(), s.loginOf(r, cur.sess))
 	if err != nil {
 		return err
 	}
@@ -220,37 +221,37 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		res *stepResult
 		err error
 	)
+	// Each form calls the login step the JSON API calls (runStep).
 	switch f.Get("step") {
 	case "identify":
 		page.Step = "identify"
-		if _, err = s.startLogin(w, r, f.Get("email"), f.Get("return_to")); err == nil {
+		if _, err = s.identify(w, r, identifyRequest{Email: f.Get("email"), ReturnTo: f.Get("return_to")}); err == nil {
 			http.Redirect(w, r, loginPath, http.StatusSeeOther)
 			return
 		}
 	case "password":
 		page.Step = "password"
-		res, err = s.loginPassword(w, r, f.Get("password"))
+		res, err = s.runStep(w, r, f.Get("password"), s.login.Password)
 	case "set_password":
 		page.Step = "set_password"
-		res, err = s.loginSetPassword(w, r, f.Get("password"))
+		res, err = s.runStep(w, r, f.Get("password"), s.login.SetPassword)
 	case "email_code_send":
 		page.Step = "email_code"
-		rec := &discardJSON{header: http.Header{}}
-		if err = s.loginEmailCodeSend(rec, r); err == nil {
+		if err = s.sendEmailCode(r); err == nil {
 			http.Redirect(w, r, loginPath+"?sent=1", http.StatusSeeOther)
 			return
 		}
 	case "email_code":
 		page.Step = "email_code"
-		res, err = s.loginEmailCodeVerify(w, r, f.Get("code"))
+		res, err = s.runStep(w, r, f.Get("code"), s.login.VerifyEmailCode)
 	case "totp":
 		page.Step = "mfa"
-		res, err = s.loginTOTP(w, r, f.Get("code"))
+		res, err = s.runStep(w, r, f.Get("code"), s.login.TOTP)
 	case "totp_confirm":
 		page.Step = "enroll_mfa"
 		res, err = s.confirmTOTP(w, r, f.Get("code"))
 	default:
-		err = errWrongStep
+		err = login.ErrWrongStep
 	}
 	if err != nil {
 		ae := describe(err)
@@ -258,7 +259,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 			s.errorPage(w, r, err)
 			return
 		}
-		if errors.Is(err, errNoLogin) || errors.Is(err, errWrongStep) {
+		if errors.Is(err, login.ErrNoLogin) || errors.Is(err, login.ErrWrongStep) {
 			http.Redirect(w, r, loginPath, http.StatusSeeOther)
 			return
 		}
@@ -384,7 +385,8 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// discardJSON swallows the JSON answer of an API step reused by a form.
+// discardJSON swallows the JSON answer of an API handler reused by a form
+// (orgpages.go's formAsJSON only: the login pages call the login steps).
 type discardJSON struct{ header http.Header }
 
 func (d *discardJSON) Header() http.Header         { return d.header }

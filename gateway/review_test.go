@@ -1,13 +1,13 @@
 package gateway
 
 import (
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/login"
 )
 
 func TestHostWithJunkPortRefused(t *testing.T) {
@@ -40,25 +40,11 @@ func TestUnderscoreForwardedHeadersStripped(t *testing.T) {
 	}
 }
 
-func TestClientNetwork(t *testing.T) {
-	cases := map[string]string{
-		"192.0.2.7":                 "192.0.2.7",
-		"::ffff:192.0.2.7":          "192.0.2.7",
-		"2001:db8:1:2:3:4:5:6":      "2001:db8:1:2::/64",
-		"2001:db8:1:2:ffff:ffff::1": "2001:db8:1:2::/64",
-	}
-	for in, want := range cases {
-		if got := clientNetwork(netip.MustParseAddr(in)); got != want {
-			t.Errorf("clientNetwork(%s) = %s, want %s", in, got, want)
-		}
-	}
-}
-
 // identify opens a pre-auth session each time: it is bounded per client network.
 func TestIdentifyIsRateLimited(t *testing.T) {
 	h := newHarness(t, func(c *config.Config) { c.Login.MaxFailures = 1; c.Login.IPMaxFailures = 1 })
 	b := h.browser()
-	for i := range identifyPerFailure {
+	for i := range login.IdentifyPerFailure {
 		if r := b.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "a@example.com"}); r.StatusCode != 200 {
 			t.Fatalf("identify %d: got %d", i+1, r.StatusCode)
 		}

@@ -16,6 +16,8 @@ func (s *Server) routes() http.Handler {
 	// Portal pages (server-rendered, work without JavaScript).
 	account.HandleFunc("GET /{$}", s.pageHome)
 	account.HandleFunc("GET /login", s.pageLogin)
+	// Every login step's form (the same login steps as the API below): a
+	// completed login may enter its return_to console (completeLogin).
 	account.HandleFunc("POST /login", s.pageLoginSubmit)
 	account.HandleFunc("GET /login/sso/{provider}", s.ssoLoginStart)
 	account.HandleFunc("GET /sso/{provider}/callback", s.ssoCallback)
@@ -51,17 +53,21 @@ func (s *Server) routes() http.Handler {
 
 	// JSON API (CONTRACT §5).
 	api := http.NewServeMux()
+	// The login steps (package login). A step that completes the login
+	// rotates the session and, when the login's return_to is a console,
+	// ENTERS THAT CONSOLE (completeLogin -> enterConsoleAfterLogin: it may
+	// create the console account or queue its provisioning).
 	api.Handle("GET /api/v1/login/state", s.api(s.apiLoginState))
 	api.Handle("POST /api/v1/login/identify", s.api(s.apiIdentify))
-	api.Handle("POST /api/v1/login/password", s.api(s.loginStep("password", s.loginPassword)))
-	api.Handle("POST /api/v1/login/password/set", s.api(s.loginStep("password", s.loginSetPassword)))
+	api.Handle("POST /api/v1/login/password", s.api(s.needLoginInProgress("password", s.login.Password)))
+	api.Handle("POST /api/v1/login/password/set", s.api(s.needLoginInProgress("password", s.login.SetPassword)))
 	api.Handle("POST /api/v1/login/email-code", s.api(s.apiEmailCode))
-	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.loginStep("code", s.loginEmailCodeVerify)))
-	api.Handle("POST /api/v1/login/totp", s.api(s.loginStep("code", s.loginTOTP)))
-	api.Handle("POST /api/v1/login/passkey/options", s.api(s.loginPasskeyOptions))
+	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)))
+	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
+	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiPasskeyOptions))
 	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
 	api.Handle("POST /api/v1/signup", s.api(s.apiSignup))
-	api.Handle("POST /api/v1/signup/verify", s.api(s.loginStep("code", s.verifySignup)))
+	api.Handle("POST /api/v1/signup/verify", s.api(s.needLoginInProgress("code", s.login.VerifySignup)))
 	api.Handle("GET /api/v1/session", s.api(s.apiSession))
 	api.Handle("GET /api/v1/consoles", s.api(s.apiConsoles))
 	api.Handle("POST /api/v1/consoles/{id}/enter", s.api(s.apiEnter))
@@ -117,11 +123,11 @@ func (s *Server) routes() http.Handler {
 	auth.HandleFunc("POST /.auth/login", s.legacyOnly(s.pageLoginSubmit))
 	auth.Handle("GET /.auth/api/v1/login/state", s.legacyOnly(s.api(s.apiLoginState).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/identify", s.legacyOnly(s.api(s.apiIdentify).ServeHTTP))
-	auth.Handle("POST /.auth/api/v1/login/password", s.legacyOnly(s.api(s.loginStep("password", s.loginPassword)).ServeHTTP))
-	auth.Handle("POST /.auth/api/v1/login/password/set", s.legacyOnly(s.api(s.loginStep("password", s.loginSetPassword)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/password", s.legacyOnly(s.api(s.needLoginInProgress("password", s.login.Password)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/password/set", s.legacyOnly(s.api(s.needLoginInProgress("password", s.login.SetPassword)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/email-code", s.legacyOnly(s.api(s.apiEmailCode).ServeHTTP))
-	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.loginStep("code", s.loginEmailCodeVerify)).ServeHTTP))
-	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.loginStep("code", s.loginTOTP)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.TOTP)).ServeHTTP))
 	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
 
 	// Cross-origin browser writes are refused everywhere the gateway answers

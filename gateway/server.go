@@ -22,6 +22,7 @@ import (
 	"unigate/account"
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/login"
 	"unigate/mfa"
 	"unigate/session"
 	"unigate/sso"
@@ -70,6 +71,8 @@ type Server struct {
 	mailer   Mailer
 	sealer   *mfa.Sealer
 	webauthn *mfa.WebAuthn
+	// login is the login state machine (package login), over the stores above.
+	login *login.Machine
 	// ssoProviders are the configured identity providers by name.
 	ssoProviders map[string]sso.Provider
 	// provisionPoke wakes RunProvisioning; provisionClient calls the endpoints.
@@ -209,6 +212,7 @@ func New(d Deps) (*Server, error) {
 		}
 	}
 	s.metrics.preset(s.consoleList)
+	s.login = s.newLogin()
 
 	s.orgs, err = account.NewOrgs(account.OrgsConfig{
 		Store:     d.Accounts,

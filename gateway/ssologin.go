@@ -11,6 +11,7 @@ import (
 
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/login"
 	"unigate/session"
 	"unigate/sso"
 )
@@ -106,31 +107,19 @@ func (s *Server) ssoLoginStart(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, fail("unknown_provider"))
 		return
 	}
-	if err := (&limiter{s}).identify(r); err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	old, err := s.loadSession(r)
+	l, err := s.openingLogin(r)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
-	if old != nil && !old.sess.Complete() {
-		s.sessions.Delete(r.Context(), old.sess.Handle)
-	}
-	sess := s.preAuthSession(r, "", session.StepFirstFactor, s.now(), preLoginLifetime)
-	if rt, ok := s.parseReturnTo(r.URL.Query().Get("return_to")); ok {
-		sess.ReturnTo = rt.URL
-	}
-	token, err := s.sessions.Create(r.Context(), sess, s.cfg.Session.IdleTimeout)
+	res, err := s.login.OpenSSO(r.Context(), l, s.opening(r, r.URL.Query().Get("return_to")))
 	if err != nil {
-		s.metrics.storeErrors.WithLabelValues("create").Inc()
-		s.errorPage(w, r, storeDown(err))
+		s.errorPage(w, r, err)
 		return
 	}
-	target, err := s.beginSSO(r, sess, p, "login")
+	target, err := s.beginSSO(r, l.Session, p, "login")
 	if err == nil {
-		err = s.setSessionCookie(w, r, token)
+		err = s.setSessionCookie(w, r, res.Token)
 	}
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -190,43 +179,26 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	s.ssoLogin(w, r, cur, id)
 }
 
-// ssoLogin finishes a sign-in: the account is the one linked to (provider, subject), or none.
+// ssoLogin finishes a sign-in (login.SSOSignIn): the account is the one
+// linked to (provider, subject), or none.
 func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request, cur *current, id *sso.Identity) {
-	link, err := s.accounts.SSOIdentityBySubject(r.Context(), id.Provider, id.Subject)
-	if errors.Is(err, accounts.ErrNotFound) {
+	l := s.loginOf(r, cur.sess)
+	res, err := s.login.SSOSignIn(r.Context(), l, id.Provider, id.Subject)
+	if errors.Is(err, login.ErrSSONotLinked) {
 		// An unlinked identity signs nobody in, even with a matching email.
-		s.ssoRefused(w, r, cur, "login", id.Provider, "sso_not_linked", errors.New("identity not linked"))
+		s.ssoRefused(w, r, cur, "login", id.Provider, "sso_not_linked", err)
 		return
 	}
-	if err != nil {
-		s.errorPage(w, r, internal(err))
-		return
-	}
-	acct, err := s.accounts.AccountByID(r.Context(), link.AccountID)
-	if err != nil {
-		s.errorPage(w, r, internal(err))
-		return
-	}
-	att, err := (&limiter{s}).begin(r, acct.Email, "sso")
-	if err != nil {
-		s.errorPage(w, r, err)
-		return
-	}
-	att.success(r)
-	s.metrics.loginAttempts.WithLabelValues("sso", "success").Inc()
-	cur.sess.Email = acct.Email
-	cur.sess.AccountID = acct.ID
-	cur.sess.Factors = append(cur.sess.Factors, "sso:"+id.Provider)
-	res, err := s.advance(w, r, cur, acct)
+	out, err := s.afterStep(w, r, l, res, err)
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
 	switch {
-	case res.Next != session.StepDone:
+	case out.Next != session.StepDone:
 		http.Redirect(w, r, "/login", http.StatusFound) // the flow goes on: GET /login/state
-	case res.Redirect != "":
-		http.Redirect(w, r, res.Redirect, http.StatusFound)
+	case out.Redirect != "":
+		http.Redirect(w, r, out.Redirect, http.StatusFound)
 	default:
 		http.Redirect(w, r, "/consoles", http.StatusFound)
 	}
