@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"unigate/access"
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/mfa"
@@ -87,6 +88,7 @@ type Server struct {
 	consoleList  []*consoleSite          // config order
 	consoleHosts map[string]*consoleSite // by lower-case host
 	mounts       []*consoleSite          // with a path_prefix, longest prefix first
+	access       *access.Decider         // the decision of every console request
 
 	pages   *web.Renderer
 	handler http.Handler
@@ -104,6 +106,7 @@ type consoleSite struct {
 	legacyPaths []string // canonical paths served as the legacy login page
 	// provisioning is the endpoint that names the console's accounts (URL "" when the gateway does).
 	provisioning config.Provisioning
+	access       *access.Console // the console as the access decision sees it
 }
 
 // New validates the dependencies and builds the gateway.
@@ -204,6 +207,9 @@ func New(d Deps) (*Server, error) {
 		}
 	}
 	s.metrics.preset(s.consoleList)
+	if err := s.newAccess(); err != nil {
+		return nil, err
+	}
 
 	s.pages, err = web.NewRenderer()
 	if err != nil {
@@ -235,6 +241,7 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 		PublicScheme:   s.public.Scheme,
 		TrustedProxies: s.trusted,
 		Transport:      transport,
+		Signer:         s.signer,
 		ErrorPage:      s.upstreamErrorPage,
 		Logger:         s.logger,
 	}

@@ -24,7 +24,12 @@ type current struct {
 // expired or revoked session). A store failure is returned as a 503 error:
 // nothing is let through while the store is down (ASVS V16.5.2).
 func (s *Server) loadSession(r *http.Request) (*current, error) {
-	host := hostOnly(r.Host)
+	return s.loadSessionAt(r, s.siteOf(r).host)
+}
+
+// loadSessionAt is loadSession for the cookie of host, as the router (or a
+// forward-auth request) classified it.
+func (s *Server) loadSessionAt(r *http.Request, host string) (*current, error) {
 	token, err := s.cookies.Decode(host, r)
 	if err != nil {
 		return nil, nil

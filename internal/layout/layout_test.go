@@ -11,8 +11,9 @@ import (
 
 // allowed lists, for each package, the unigate packages it may import.
 var allowed = map[string][]string{
-	"unigate/cmd/unigate": {"gateway", "upstreams", "session", "accounts", "mfa", "mail", "sso", "unify", "config", "web"},
-	"unigate/gateway":     {"upstreams", "session", "accounts", "mfa", "mail", "sso", "config", "web"},
+	"unigate/cmd/unigate": {"gateway", "access", "upstreams", "session", "accounts", "mfa", "mail", "sso", "unify", "config", "web"},
+	"unigate/gateway":     {"access", "upstreams", "session", "accounts", "mfa", "mail", "sso", "config", "web"},
+	"unigate/access":      {"session", "upstreams"},
 	"unigate/sso":         {"accounts"},
 	"unigate/unify":       {"accounts", "mail", "mfa"},
 	"unigate/mfa":         {"accounts"},
