@@ -306,6 +306,10 @@ func (s *Server) changeMember(r *http.Request, role string, remove bool) error {
 	case err != nil:
 		return internal(err)
 	}
+	// The member's sessions carry the new truth from their next request on (memberships.go).
+	if err := s.refreshMemberships(r.Context(), target); err != nil {
+		return err
+	}
 	kind := "org.role"
 	if remove {
 		kind = "org.remove"

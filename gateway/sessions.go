@@ -73,7 +73,8 @@ func (s *Server) saveSession(ctx context.Context, sess *session.Session) error {
 		s.metrics.storeErrors.WithLabelValues("save").Inc()
 		return storeDown(err)
 	}
-	return nil
+	// No organization role written back stale (memberships.go).
+	return s.reconcileOrganizations(ctx, sess)
 }
 
 // setSessionCookie gives this host a cookie for token.

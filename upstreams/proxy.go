@@ -241,12 +241,11 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath st
 	// request's path and identity into Rewrite for two small closures,
 	// cheaper than a context value plus r.WithContext.
 	rp := p.template
-	var refused error // set by Rewrite when the assertion cannot be made
-	rp.Rewrite = func(pr *httputil.ProxyRequest) { refused = p.rewrite(pr, target, id) }
+	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, target, id) }
 	// ReverseProxy hands its error handler the outbound request (upstream
 	// URL, identity headers); ErrorPage and the log get the client's.
-	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
-		if refused != nil {
+	rp.ErrorHandler = func(w http.ResponseWriter, out *http.Request, err error) {
+		if refused, ok := out.Context().Value(assertionRefused{}).(error); ok {
 			p.log.Error("upstream proxy: assertion not signed: request refused", "error", refused)
 			p.writeError(w, r, http.StatusInternalServerError)
 			return
@@ -312,11 +311,11 @@ func (p *Proxy) CloseIdleConnections() {
 //
 // The assertion is signed here, from the identity set beside it, so that
 // the token and the headers can never describe two different identities.
-// When it cannot be signed, rewrite returns the error and cancels the
-// outbound request: the transport refuses it before dialing, and Forward's
-// error handler answers 500. Nothing reaches the upstream without its
-// assertion (fail closed, ASVS V16.5.2).
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Identity) error {
+// When it cannot be signed, rewrite cancels the outbound request with the
+// error in its context (assertionRefused): the transport refuses it before
+// dialing, and Forward's error handler answers 500. Nothing reaches the
+// upstream without its assertion (fail closed, ASVS V16.5.2).
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Identity) {
 	in, out := pr.In, pr.Out
 
 	out.URL.Scheme = p.scheme
@@ -352,21 +351,24 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Id
 	filterUpgrade(out.Header)
 
 	if id == nil {
-		return nil
+		return
 	}
 	assertion, err := p.signer.Assertion(id)
 	if err == nil && !safeHeaderValue(assertion) {
 		err = errors.New("upstreams: assertion holds a control character")
 	}
 	if err != nil {
-		ctx, cancel := context.WithCancel(out.Context())
+		ctx, cancel := context.WithCancel(context.WithValue(out.Context(), assertionRefused{}, err))
 		cancel()
 		pr.Out = out.WithContext(ctx)
-		return err
+		return
 	}
 	SetIdentityHeaders(out.Header, id, assertion)
-	return nil
 }
+
+// assertionRefused is the context key under which rewrite leaves the
+// signing error of a request it cancelled; only that path sets it.
+type assertionRefused struct{}
 
 // setForwarded sets X-Forwarded-For/-Host/-Proto (CONTRACT §6). The incoming
 // X-Forwarded-For is kept, and the peer appended, only when the peer is a
