@@ -294,3 +294,43 @@ func TestDecideAllocations(t *testing.T) {
 		t.Errorf("Decide allocates %v times per request, want at most 2", n)
 	}
 }
+
+// FuzzDecide: whatever the path and method, nothing is forwarded (Public,
+// Allow) but on the exact canonical form of the path that was asked, a
+// redirect only answers GET or HEAD and names a canonical path, and a path
+// that is not its own canonical form never reaches the session.
+func FuzzDecide(f *testing.F) {
+	for _, p := range []string{"/servers", "/api/v1", "/api/../admin", "//admin", "/api/%2e%2e/admin", "/api%2fx", "/api\\x",
+		"/api/..;/admin", "/dedibox/api/x", "/api/%252e%252e/admin", "/api/..%20/admin", "/api/...", "/a%00b", "/é"} {
+		for _, m := range []string{"GET", "POST", "HEAD"} {
+			f.Add(m, p, false)
+			f.Add(m, p, true)
+		}
+	}
+	f.Fuzz(func(t *testing.T, method, path string, mounted bool) {
+		fs := &fakeSessions{sess: completeSession()}
+		d := mustDecider(t, fs, &fakeEntries{})
+		console := &Console{ID: "dedibox", Public: mustPublic(t, "/api/"), Prefix: "/dedibox/"}
+		got := d.Decide(Request{Method: method, Path: path, Console: console, Mounted: mounted})
+		canonical, err := upstreams.CanonicalPath(path)
+		switch got.Kind {
+		case Public, Allow:
+			if err != nil || canonical != path || got.Path != path {
+				t.Errorf("%s %q forwarded as %q (canonical %q, %v)", method, path, got.Path, canonical, err)
+			}
+		case Redirect:
+			if method != "GET" && method != "HEAD" {
+				t.Errorf("%s %q redirected", method, path)
+			}
+			if c, err := upstreams.CanonicalPath(got.Path); err != nil || c != got.Path || got.Path == path {
+				t.Errorf("%q redirected to %q, not canonical", path, got.Path)
+			}
+		case BadPath:
+		default:
+			t.Errorf("%s %q: kind %v with a complete session", method, path, got.Kind)
+		}
+		if fs.calls > 0 && (err != nil || canonical != path) {
+			t.Errorf("%q: session read for a non-canonical path", path)
+		}
+	})
+}

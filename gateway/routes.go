@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"unigate/access"
@@ -220,7 +221,12 @@ func validHostPort(hostport string) bool {
 	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
 		host, port = hostport[:i], hostport[i+1:]
 	}
-	if host == "" || strings.ContainsAny(host, ":/\\@ ,%") && !strings.HasPrefix(host, "[") {
+	if strings.HasPrefix(host, "[") {
+		// Brackets hold an IPv6 address and nothing else (RFC 3986 §3.2.2).
+		if a, err := netip.ParseAddr(host[1 : len(host)-1]); err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+	} else if host == "" || strings.ContainsAny(host, ":/\\@ ,%?#") {
 		return false
 	}
 	if len(port) > 5 {
