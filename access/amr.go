@@ -15,7 +15,8 @@ import "strings"
 //     address, not the person, and adds nothing.
 //
 // Values come in one fixed order (pwd, otp, hwk, fed, mfa) from a table, so
-// that building the claim allocates nothing per request.
+// that building the claim allocates nothing per request. The slice is
+// shared: read it, never modify it.
 func AMR(factors []string, mfa string) []string {
 	var set uint8
 	for i, f := range factors {

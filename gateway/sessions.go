@@ -79,7 +79,7 @@ func (s *Server) saveSession(ctx context.Context, sess *session.Session) error {
 
 // setSessionCookie gives this host a cookie for token.
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) error {
-	c, err := s.cookies.Encode(hostOnly(r.Host), token)
+	c, err := s.cookies.Encode(s.siteOf(r).host, token)
 	if err != nil {
 		return internal(err)
 	}
@@ -88,7 +88,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, s.cookies.Clear(hostOnly(r.Host)))
+	http.SetCookie(w, s.cookies.Clear(s.siteOf(r).host))
 }
 
 // endSession deletes the session server-side (every host's cookie dies with
@@ -128,7 +128,7 @@ func (s *Server) preAuthSession(r *http.Request, email, next string, now time.Ti
 	return &session.Session{
 		Email:      email,
 		Next:       next,
-		LoginHost:  hostOnly(r.Host),
+		LoginHost:  s.siteOf(r).host,
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(lifetime),
