@@ -32,9 +32,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash"
+	"hash/maphash"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"unigate/session"
@@ -300,7 +302,20 @@ func (d *Decider) identity(sess *session.Session, console string, sel session.Co
 // key under which the session lives in Redis (issue 16, finding 14), while
 // every request of one session still carries the same id. HMAC-SHA256 under
 // a key of its own (derived from the session key), truncated to 128 bits.
-type sessionIDs struct{ pool sync.Pool }
+//
+// The ids of recent sessions are kept in a small direct-mapped table, so a
+// session's requests after its first cost a hash lookup and no allocation
+// rather than an HMAC each; a collision only means computing it again.
+type sessionIDs struct {
+	pool   sync.Pool
+	seed   maphash.Seed
+	recent [sessionIDSlots]atomic.Pointer[sessionIDEntry]
+}
+
+// sessionIDSlots bounds the table: 4096 entries of about 200 bytes.
+const sessionIDSlots = 1 << 12
+
+type sessionIDEntry struct{ handle, id string }
 
 // sidHasher is one pooled keyed hash with the buffers it writes from and
 // into: buffers that live in the pooled object cost no allocation, where
@@ -313,13 +328,26 @@ type sidHasher struct {
 
 func newSessionIDs(key []byte) *sessionIDs {
 	k := append([]byte(nil), key...)
-	return &sessionIDs{pool: sync.Pool{New: func() any { return &sidHasher{mac: hmac.New(sha256.New, k)} }}}
+	return &sessionIDs{
+		pool: sync.Pool{New: func() any { return &sidHasher{mac: hmac.New(sha256.New, k)} }},
+		seed: maphash.MakeSeed(),
+	}
 }
 
 func (s *sessionIDs) of(handle string) string {
 	if handle == "" {
 		return ""
 	}
+	slot := &s.recent[maphash.String(s.seed, handle)&(sessionIDSlots-1)]
+	if e := slot.Load(); e != nil && e.handle == handle {
+		return e.id
+	}
+	id := s.compute(handle)
+	slot.Store(&sessionIDEntry{handle: handle, id: id})
+	return id
+}
+
+func (s *sessionIDs) compute(handle string) string {
 	h := s.pool.Get().(*sidHasher)
 	h.mac.Reset() // back to its keyed state
 	if len(handle) <= len(h.in) {
