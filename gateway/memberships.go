@@ -92,7 +92,11 @@ func (s *Server) reconcileOrganizations(ctx context.Context, sess *session.Sessi
 	}
 	roles, err := s.memberRoles(ctx, sess.AccountID)
 	if err != nil {
-		return err
+		// The write succeeded and the change's own rewrite still holds: an
+		// account store outage must not fail console traffic, which needs
+		// only the session store (this runs on a last_seen_at refresh).
+		s.logger.Warn("organization roles not re-read after a session write", "err", err)
+		return nil
 	}
 	if !applyRoles(sess, roles) {
 		return nil
