@@ -9,131 +9,51 @@ import (
 	"net/url"
 	"strings"
 
+	"unigate/access"
 	"unigate/session"
 	"unigate/upstreams"
 )
 
-// serveConsole guards one console request, on the console's host or under
-// its path_prefix on the account host (CONTRACT §3, §4, §6):
-// canonical path first, then public paths untouched, then a complete session.
-func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string) {
-	local := canonical // the path as the console sees it
+// serveConsole serves one console request, on the console's host or under
+// its path_prefix on the account host (CONTRACT §3, §4, §6): package access
+// decides, and this renders the decision. site is the router's
+// classification of the host; canonical the path it routed on.
+func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *consoleSite, site requestSite, canonical string) {
+	mounted := site.account // under the console's path_prefix on the account host
+	d := s.access.Decide(access.Request{HTTP: r, Host: site.host, Method: r.Method, Path: canonical, Console: c.access, Mounted: mounted})
 	proxy := c.proxy
-	if c.prefix != "" && hostOnly(r.Host) == s.accountHost {
+	if mounted {
 		proxy = c.mountProxy
-		local = strings.TrimPrefix(canonical, strings.TrimSuffix(c.prefix, "/"))
-		if local == "" {
-			local = "/"
-		}
 	}
-	if c.public.Match(local) {
-		s.forward(w, r, c, proxy, canonical, nil)
-		return
-	}
-	cur, err := s.loadSession(r)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	if cur == nil || !cur.sess.Complete() {
-		s.unauthenticated(w, r, c, canonical)
-		return
-	}
-	sel, ok := cur.sess.Consoles[c.id]
-	if !ok {
-		// A session that has not entered this console yet (a prefix mount
-		// shares the account host's cookie): pick its only account now.
-		// Never a new one here: creating accounts is for the chooser's POST.
-		picked, err := s.selectConsoleAccount(r, cur, c, "", false)
-		if err != nil {
-			if needsChooser(err) && wantsHTML(r) {
-				http.Redirect(w, r, s.chooserURL(c.id, s.originalURL(r, canonical)), http.StatusFound)
-				return
-			}
-			s.consoleError(w, r, err)
+	switch d.Kind {
+	case access.Public:
+		s.forward(w, r, c, proxy, d.Path, nil)
+	case access.Allow:
+		s.forward(w, r, c, proxy, d.Path, d.Identity)
+	case access.Login:
+		s.unauthenticated(w, r, c, site.host, d.Path)
+	case access.Redirect:
+		redirectCanonical(w, r, d.Path)
+	case access.ChooseAccount:
+		if wantsHTML(r) {
+			http.Redirect(w, r, s.chooserURL(c.id, s.originalURL(site.host, r, d.Path)), http.StatusFound)
 			return
 		}
-		if cur.sess.Consoles == nil {
-			cur.sess.Consoles = map[string]session.ConsoleSelection{}
-		}
-		cur.sess.Consoles[c.id] = picked
-		if err := s.saveSession(r.Context(), cur.sess); err != nil {
-			if errors.Is(err, errUnauthenticated) { // revoked meanwhile
-				s.unauthenticated(w, r, c, canonical)
-				return
-			}
-			s.consoleError(w, r, err)
-			return
-		}
-		sel = picked
-	}
-	s.forward(w, r, c, proxy, canonical, s.identity(cur.sess, c.id, sel))
-}
-
-// identity is what the console is told about the session (CONTRACT §6).
-func (s *Server) identity(sess *session.Session, console string, sel session.ConsoleSelection) *upstreams.Identity {
-	return &upstreams.Identity{
-		UserID:           sess.AccountID,
-		Email:            sess.Email,
-		Console:          console,
-		ConsoleAccountID: sel.AccountID,
-		OrganizationID:   sel.OrganizationID,
-		OrganizationRole: sel.OrganizationRole,
-		MFA:              sess.MFA,
-		Prelinked:        sel.Prelinked,
-		SessionID:        sess.Handle,
-		AMR:              amr(sess.Factors),
+		s.consoleError(w, r, d.Err)
+	default: // BadPath, Forbidden, Unavailable, Failed: the error says which status
+		s.consoleError(w, r, d.Err)
 	}
 }
 
-// amr maps the factors proven to RFC 8176 authentication method references.
-func amr(factors []string) []string {
-	out := make([]string, 0, len(factors)+1)
-	add := func(v string) {
-		for _, x := range out {
-			if x == v {
-				return
-			}
-		}
-		out = append(out, v)
-	}
-	for _, f := range factors {
-		switch {
-		case f == "password":
-			add("pwd")
-		case f == "totp":
-			add("otp")
-		case f == "email_code":
-			add("otp")
-		case f == "passkey":
-			add("hwk")
-		case strings.HasPrefix(f, "sso:"):
-			add("fed")
-		}
-	}
-	if len(out) > 1 {
-		add("mfa")
-	}
-	return out
-}
-
-// forward sends the request upstream and records the proxy metrics.
+// forward sends the request upstream and records the proxy metrics. The
+// proxy signs the assertion for id as it rewrites the request.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, c *consoleSite, proxy *upstreams.Proxy, canonical string, id *upstreams.Identity) {
-	assertion := ""
-	if id != nil {
-		var err error
-		assertion, err = s.signer.Assertion(id)
-		if err != nil {
-			s.consoleError(w, r, internal(err))
-			return
-		}
-	}
 	start := s.now()
 	rec, ok := w.(*statusRecorder)
 	if !ok {
 		rec = &statusRecorder{ResponseWriter: w}
 	}
-	proxy.Forward(rec, r, canonical, id, assertion)
+	proxy.Forward(rec, r, canonical, id)
 	code := rec.code()
 	if rec.status == 0 && r.Context().Err() != nil {
 		code = statusClientClosed // nothing was written: the client went away
@@ -148,9 +68,9 @@ const statusClientClosed = 499
 // unauthenticated answers a console request without a complete session
 // (CONTRACT §4): a browser navigation goes to the login page with the
 // original URL as return_to; anything else gets 401 JSON.
-func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, c *consoleSite, canonical string) {
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, c *consoleSite, host, canonical string) {
 	s.metrics.unauthenticated.WithLabelValues(c.id).Inc()
-	login := s.loginURL(s.originalURL(r, canonical))
+	login := s.loginURL(s.originalURL(host, r, canonical))
 	if wantsHTML(r) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, login, http.StatusFound)
@@ -160,10 +80,10 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, c *cons
 	s.writeAPIError(w, r, &failure{Code: "unauthenticated", Extra: map[string]any{"login_url": s.loginURL("")}})
 }
 
-// originalURL is the absolute URL of the request on its host, with the
+// originalURL is the absolute URL of the request on host, with the
 // scheme and port of public_url.
-func (s *Server) originalURL(r *http.Request, canonical string) string {
-	u := s.siteURL(hostOnly(r.Host)) + canonical
+func (s *Server) originalURL(host string, r *http.Request, canonical string) string {
+	u := s.siteURL(host) + canonical
 	if r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
 	}
@@ -310,7 +230,7 @@ func (s *Server) handoffFinish(w http.ResponseWriter, r *http.Request, code stri
 		s.consoleError(w, r, storeDown(err))
 		return
 	}
-	host := hostOnly(r.Host)
+	host := s.siteOf(r).host
 	nc, _ := r.Cookie(s.handoffNonceCookie())
 	if h.Host != host || h.Nonce == "" || nc == nil ||
 		subtle.ConstantTimeCompare([]byte(nonceHash(nc.Value)), []byte(h.Nonce)) != 1 {

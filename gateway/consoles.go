@@ -140,7 +140,8 @@ func (s *Server) consoleEntryURL(r *http.Request, cur *current, c *consoleSite, 
 		return "", storeDown(err)
 	}
 	link := s.siteURL(host) + "/.auth/handoff?code=" + url.QueryEscape(code)
-	if from := hostOnly(r.Host); from != s.accountHost {
+	if site := s.siteOf(r); !site.account {
+		from := site.host
 		// Minted on a console host (a switch after a legacy login): the code is
 		// bound to the browser there, where its session cookie lives.
 		link += "&from=" + url.QueryEscape(from)

@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 
+	"unigate/access"
 	"unigate/upstreams"
 	"unigate/web"
 )
@@ -137,6 +139,8 @@ func (s *Server) routes() http.Handler {
 	accountSite := withBodyReadDeadline(ownBodyReadTimeout, csrf.Handler(s.withSecurityHeaders(account)))
 	authSite := withBodyReadDeadline(ownBodyReadTimeout, csrf.Handler(s.withSecurityHeaders(auth)))
 
+	// The host is classified here, once, and handed down: as an argument to
+	// serveConsole, through the request's context (siteOf) to the sites.
 	top := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !validHostPort(r.Host) {
 			// A Host whose "port" is not a number would be forwarded as is
@@ -145,8 +149,8 @@ func (s *Server) routes() http.Handler {
 			s.writeAPIError(w, r, fail("invalid_host"))
 			return
 		}
-		host := hostOnly(r.Host)
-		if host == s.accountHost {
+		site := s.classify(r.Host)
+		if site.account {
 			// One canonical path before any decision, here too (ASVS V1.1.1).
 			canonical, ok := s.canonicalOrAnswer(w, r)
 			if !ok {
@@ -157,13 +161,13 @@ func (s *Server) routes() http.Handler {
 					http.Redirect(w, r, c.prefix, http.StatusPermanentRedirect)
 					return
 				}
-				s.serveConsole(w, r, c, canonical)
+				s.serveConsole(w, r, c, site, canonical)
 				return
 			}
-			accountSite.ServeHTTP(w, r)
+			accountSite.ServeHTTP(w, withSite(r, site))
 			return
 		}
-		c := s.consoleHosts[host]
+		c := site.console
 		if c == nil {
 			// Unknown host: 421 Misdirected Request (CONTRACT §3).
 			s.securityHeaders(w.Header())
@@ -171,7 +175,7 @@ func (s *Server) routes() http.Handler {
 			return
 		}
 		if p := r.URL.Path; p == "/.auth" || strings.HasPrefix(p, "/.auth/") {
-			authSite.ServeHTTP(w, r)
+			authSite.ServeHTTP(w, withSite(r, site))
 			return
 		}
 		canonical, ok := s.canonicalOrAnswer(w, r)
@@ -180,10 +184,10 @@ func (s *Server) routes() http.Handler {
 		}
 		if r.Method == http.MethodGet && c.isLegacyLoginPath(canonical) {
 			// An old bookmark of the console's login page: the legacy login.
-			s.withSecurityHeaders(http.HandlerFunc(s.pageLogin)).ServeHTTP(w, r)
+			s.withSecurityHeaders(http.HandlerFunc(s.pageLogin)).ServeHTTP(w, withSite(r, site))
 			return
 		}
-		s.serveConsole(w, r, c, canonical)
+		s.serveConsole(w, r, c, site, canonical)
 	})
 	return withRequestID(s.withAccessLog(top))
 }
@@ -228,7 +232,12 @@ func validHostPort(hostport string) bool {
 	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
 		host, port = hostport[:i], hostport[i+1:]
 	}
-	if host == "" || strings.ContainsAny(host, ":/\\@ ,%") && !strings.HasPrefix(host, "[") {
+	if strings.HasPrefix(host, "[") {
+		// Brackets hold an IPv6 address and nothing else (RFC 3986 §3.2.2).
+		if a, err := netip.ParseAddr(host[1 : len(host)-1]); err != nil || !a.Is6() || a.Zone() != "" {
+			return false
+		}
+	} else if host == "" || strings.ContainsAny(host, ":/\\@ ,%?#") {
 		return false
 	}
 	if len(port) > 5 {
@@ -254,29 +263,31 @@ func (s *Server) mountFor(canonical string) *consoleSite {
 
 // canonicalOrAnswer returns the request's canonical path, or answers: a
 // redirect to the canonical form for GET/HEAD, 400 otherwise or when the
-// path cannot be canonicalised (CONTRACT §3, ASVS V1.1.1).
+// path cannot be canonicalised (CONTRACT §3, ASVS V1.1.1). It is the first
+// step of the access decision, taken before the route is known.
 func (s *Server) canonicalOrAnswer(w http.ResponseWriter, r *http.Request) (string, bool) {
 	// The path as it came on the wire: EscapedPath would re-encode it.
-	raw := upstreams.RequestPath(r)
-	canonical, err := upstreams.CanonicalPath(raw)
-	if err != nil {
-		s.consoleError(w, r, fail("invalid_path"))
-		return "", false
+	d, ok := access.CanonicalPath(r.Method, upstreams.RequestPath(r))
+	switch {
+	case ok:
+		return d.Path, true
+	case d.Kind == access.Redirect:
+		redirectCanonical(w, r, d.Path)
+	default:
+		s.consoleError(w, r, d.Err)
 	}
-	if canonical == raw {
-		return canonical, true
-	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		target := canonical
-		if r.URL.RawQuery != "" {
-			target += "?" + r.URL.RawQuery
-		}
-		w.Header().Set("Location", target)
-		w.WriteHeader(http.StatusPermanentRedirect)
-		return "", false
-	}
-	s.consoleError(w, r, fail("invalid_path"))
 	return "", false
+}
+
+// redirectCanonical sends a GET or HEAD to the canonical spelling of its
+// path, the query kept as it came.
+func redirectCanonical(w http.ResponseWriter, r *http.Request, canonical string) {
+	target := canonical
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusPermanentRedirect)
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {

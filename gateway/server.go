@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"unigate/access"
 	"unigate/account"
 	"unigate/accounts"
 	"unigate/config"
@@ -91,6 +92,7 @@ type Server struct {
 	consoleList  []*consoleSite          // config order
 	consoleHosts map[string]*consoleSite // by lower-case host
 	mounts       []*consoleSite          // with a path_prefix, longest prefix first
+	access       *access.Decider         // the decision of every console request
 
 	pages   *web.Renderer
 	handler http.Handler
@@ -112,6 +114,7 @@ type consoleSite struct {
 	legacyPaths []string // canonical paths served as the legacy login page
 	// provisioning is the endpoint that names the console's accounts (URL "" when the gateway does).
 	provisioning config.Provisioning
+	access       *access.Console // the console as the access decision sees it
 }
 
 // New validates the dependencies and builds the gateway.
@@ -213,12 +216,16 @@ func New(d Deps) (*Server, error) {
 	}
 	s.metrics.preset(s.consoleList)
 	s.login = s.newLogin()
+	if err := s.newAccess(); err != nil {
+		return nil, err
+	}
 
 	s.orgs, err = account.NewOrgs(account.OrgsConfig{
 		Store:     d.Accounts,
 		Mailer:    d.Mailer,
 		Counters:  d.Sessions,
 		Audit:     s,
+		Watcher:   membershipWatcher{s},
 		PublicURL: s.public.Scheme + "://" + s.public.Host,
 		Now:       s.now,
 	})
@@ -261,6 +268,7 @@ func (s *Server) newConsoleSite(c config.Console, transport http.RoundTripper) (
 		PublicScheme:   s.public.Scheme,
 		TrustedProxies: s.trusted,
 		Transport:      transport,
+		Signer:         s.signer,
 		ErrorPage:      s.upstreamErrorPage,
 		Logger:         s.logger,
 	}

@@ -24,7 +24,12 @@ type current struct {
 // expired or revoked session). A store failure is returned as a 503 error:
 // nothing is let through while the store is down (ASVS V16.5.2).
 func (s *Server) loadSession(r *http.Request) (*current, error) {
-	host := hostOnly(r.Host)
+	return s.loadSessionAt(r, s.siteOf(r).host)
+}
+
+// loadSessionAt is loadSession for the cookie of host, as the router (or a
+// forward-auth request) classified it.
+func (s *Server) loadSessionAt(r *http.Request, host string) (*current, error) {
 	token, err := s.cookies.Decode(host, r)
 	if err != nil {
 		return nil, nil
@@ -68,12 +73,13 @@ func (s *Server) saveSession(ctx context.Context, sess *session.Session) error {
 		s.metrics.storeErrors.WithLabelValues("save").Inc()
 		return storeDown(err)
 	}
-	return nil
+	// No organization role written back stale (memberships.go).
+	return s.reconcileOrganizations(ctx, sess)
 }
 
 // setSessionCookie gives this host a cookie for token.
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) error {
-	c, err := s.cookies.Encode(hostOnly(r.Host), token)
+	c, err := s.cookies.Encode(s.siteOf(r).host, token)
 	if err != nil {
 		return internal(err)
 	}
@@ -82,7 +88,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, s.cookies.Clear(hostOnly(r.Host)))
+	http.SetCookie(w, s.cookies.Clear(s.siteOf(r).host))
 }
 
 // endSession deletes the session server-side (every host's cookie dies with
@@ -122,7 +128,7 @@ func (s *Server) preAuthSession(r *http.Request, email, next string, now time.Ti
 	return &session.Session{
 		Email:      email,
 		Next:       next,
-		LoginHost:  hostOnly(r.Host),
+		LoginHost:  s.siteOf(r).host,
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(lifetime),

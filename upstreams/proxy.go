@@ -58,6 +58,12 @@ type ProxyConfig struct {
 	// ResponseHeaderTimeout. A non-nil Transport is used as given, wrapped
 	// so that Timeout is still enforced (per request, through the context).
 	Transport http.RoundTripper
+	// Signer signs the identity assertion of each request with an identity
+	// (X-Auth-Assertion), as the request is rewritten: the token is made
+	// where it is sent, from the identity sent beside it. Nil: every request
+	// with an identity is refused (500), none is forwarded without its
+	// assertion.
+	Signer *Signer
 	// ErrorPage writes the clean 502/504 (and the 500 of a refused
 	// identity); the gateway decides HTML or JSON. Nil writes plain text.
 	ErrorPage func(w http.ResponseWriter, r *http.Request, status int)
@@ -77,6 +83,7 @@ type Proxy struct {
 	publicScheme string
 	trusted      []netip.Prefix
 	transport    http.RoundTripper
+	signer       *Signer
 	errorPage    func(w http.ResponseWriter, r *http.Request, status int)
 	log          *slog.Logger
 	template     httputil.ReverseProxy
@@ -191,6 +198,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		publicScheme: publicScheme,
 		trusted:      append([]netip.Prefix(nil), cfg.TrustedProxies...),
 		transport:    transport,
+		signer:       cfg.Signer,
 		errorPage:    cfg.ErrorPage,
 		log:          logger,
 	}
@@ -209,9 +217,10 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 // request path, before StripPrefix; it, not r.URL, is what is forwarded, so
 // the upstream receives exactly the path the gateway's decisions were taken
 // on (ASVS V1.1.1). id == nil is a public path: no identity headers.
-// Otherwise assertion is the signed JWT for id (Signer.Assertion); an
-// identity that does not Validate, or a missing assertion, is answered 500
-// and not forwarded.
+// Otherwise the identity headers and the assertion signed for id
+// (X-Auth-Assertion, by ProxyConfig.Signer) are set on the outbound request;
+// an identity that does not Validate, no Signer, or a failed signature is
+// answered 500 and nothing is forwarded.
 //
 // The outbound request is built in a ReverseProxy Rewrite hook, which runs
 // after the hop-by-hop headers are removed, so a client "Connection:
@@ -220,7 +229,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 //
 // As httputil.ReverseProxy does, a client that goes away while the body is
 // being copied aborts the handler with panic(http.ErrAbortHandler).
-func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath string, id *Identity, assertion string) {
+func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath string, id *Identity) {
 	target, ok := p.upstreamPath(canonicalPath)
 	if !ok {
 		// A path that is not canonical, or outside this mount, is a
@@ -230,8 +239,8 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath st
 		return
 	}
 	if id != nil {
-		if err := id.Validate(); err != nil || assertion == "" || !safeHeaderValue(assertion) {
-			p.log.Error("upstream proxy: identity refused", "error", err, "assertion_present", assertion != "")
+		if err := id.Validate(); err != nil || p.signer == nil {
+			p.log.Error("upstream proxy: identity refused", "error", err, "signer", p.signer != nil)
 			p.writeError(w, r, http.StatusInternalServerError)
 			return
 		}
@@ -240,10 +249,17 @@ func (p *Proxy) Forward(w http.ResponseWriter, r *http.Request, canonicalPath st
 	// request's path and identity into Rewrite for two small closures,
 	// cheaper than a context value plus r.WithContext.
 	rp := p.template
-	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, target, id, assertion) }
+	rp.Rewrite = func(pr *httputil.ProxyRequest) { p.rewrite(pr, target, id) }
 	// ReverseProxy hands its error handler the outbound request (upstream
 	// URL, identity headers); ErrorPage and the log get the client's.
-	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) { p.handleError(w, r, err) }
+	rp.ErrorHandler = func(w http.ResponseWriter, out *http.Request, err error) {
+		if refused, ok := out.Context().Value(assertionRefused{}).(error); ok {
+			p.log.Error("upstream proxy: assertion not signed: request refused", "error", refused)
+			p.writeError(w, r, http.StatusInternalServerError)
+			return
+		}
+		p.handleError(w, r, err)
+	}
 	rp.ServeHTTP(w, r)
 }
 
@@ -300,7 +316,14 @@ func (p *Proxy) CloseIdleConnections() {
 // rewrite builds the outbound request. ReverseProxy has already cloned the
 // request, removed hop-by-hop headers and Forwarded/X-Forwarded-*, and
 // re-added Connection/Upgrade for an upgrade request.
-func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Identity, assertion string) {
+//
+// The assertion is signed here, from the identity set beside it, so that
+// the token and the headers can never describe two different identities.
+// When it cannot be signed, rewrite cancels the outbound request with the
+// error in its context (assertionRefused): the transport refuses it before
+// dialing, and Forward's error handler answers 500. Nothing reaches the
+// upstream without its assertion (fail closed, ASVS V16.5.2).
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Identity) {
 	in, out := pr.In, pr.Out
 
 	out.URL.Scheme = p.scheme
@@ -335,10 +358,25 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest, target upstreamTarget, id *Id
 	p.setForwarded(in, out)
 	filterUpgrade(out.Header)
 
-	if id != nil {
-		SetIdentityHeaders(out.Header, id, assertion)
+	if id == nil {
+		return
 	}
+	assertion, err := p.signer.Assertion(id)
+	if err == nil && !safeHeaderValue(assertion) {
+		err = errors.New("upstreams: assertion holds a control character")
+	}
+	if err != nil {
+		ctx, cancel := context.WithCancel(context.WithValue(out.Context(), assertionRefused{}, err))
+		cancel()
+		pr.Out = out.WithContext(ctx)
+		return
+	}
+	SetIdentityHeaders(out.Header, id, assertion)
 }
+
+// assertionRefused is the context key under which rewrite leaves the
+// signing error of a request it cancelled; only that path sets it.
+type assertionRefused struct{}
 
 // setForwarded sets X-Forwarded-For/-Host/-Proto (CONTRACT §6). The incoming
 // X-Forwarded-For is kept, and the peer appended, only when the peer is a

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // seenRequest is what the upstream received.
@@ -86,21 +88,16 @@ type gatewayOpts struct {
 // non-canonical path is answered 400 here (the real gateway redirects).
 func newGateway(tb testing.TB, p *Proxy, opts gatewayOpts) *httptest.Server {
 	tb.Helper()
+	if opts.signer != nil {
+		p.signer = opts.signer // as ProxyConfig.Signer would
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		canon, err := CanonicalPath(RequestPath(r))
 		if err != nil {
 			http.Error(w, "bad path", http.StatusBadRequest)
 			return
 		}
-		var assertion string
-		if opts.identity != nil {
-			assertion, err = opts.signer.Assertion(opts.identity)
-			if err != nil {
-				http.Error(w, err.Error(), 500)
-				return
-			}
-		}
-		p.Forward(w, r, canon, opts.identity, assertion)
+		p.Forward(w, r, canon, opts.identity)
 	}))
 	tb.Cleanup(srv.Close)
 	return srv
@@ -575,7 +572,7 @@ func TestProxyClientGoneWritesNothing(t *testing.T) {
 	r := httptest.NewRequest("GET", "http://c.test/x", nil).WithContext(ctx)
 	rec := httptest.NewRecorder()
 	go func() { <-started; cancel() }()
-	p.Forward(rec, r, "/x", nil, "")
+	p.Forward(rec, r, "/x", nil)
 	if called || rec.Body.Len() != 0 || rec.Code != 200 {
 		t.Errorf("wrote a response to a gone client: page=%v code=%d body=%q", called, rec.Code, rec.Body.String())
 	}
@@ -586,15 +583,25 @@ func TestProxyRefusesBadIdentity(t *testing.T) {
 	var pageStatus int
 	p := mustProxy(t, ProxyConfig{Console: "c", Upstream: mustURL(t, up.URL),
 		ErrorPage: func(w http.ResponseWriter, r *http.Request, status int) { pageStatus = status; w.WriteHeader(status) }})
+	signing := mustSigner(t, nil)
+	failing := mustSigner(t, nil)
+	failing.signer = failingJOSESigner{}
 	for name, call := range map[string]func(w http.ResponseWriter, r *http.Request){
 		"crlf email": func(w http.ResponseWriter, r *http.Request) {
 			id := testIdentity()
 			id.Email = "a@b.test\r\nX-Auth-User-Id: admin"
-			p.Forward(w, r, "/x", id, "a.b.c")
+			p.signer = signing
+			p.Forward(w, r, "/x", id)
 		},
-		"no assertion": func(w http.ResponseWriter, r *http.Request) { p.Forward(w, r, "/x", testIdentity(), "") },
-		"crlf assertion": func(w http.ResponseWriter, r *http.Request) {
-			p.Forward(w, r, "/x", testIdentity(), "a\r\nb")
+		"no signer": func(w http.ResponseWriter, r *http.Request) {
+			p.signer = nil
+			p.Forward(w, r, "/x", testIdentity())
+		},
+		// Signed in Rewrite: a failed signature cancels the outbound
+		// request before it is dialed, and the client gets 500.
+		"signature fails": func(w http.ResponseWriter, r *http.Request) {
+			p.signer = failing
+			p.Forward(w, r, "/x", testIdentity())
 		},
 	} {
 		pageStatus = 0
@@ -803,7 +810,7 @@ func TestProxyConnectionReuse(t *testing.T) {
 	p := mustProxy(t, ProxyConfig{Console: "c", Upstream: mustURL(t, up.URL)})
 	for range 50 {
 		rec := httptest.NewRecorder()
-		p.Forward(rec, httptest.NewRequest("GET", "http://c.test/x", nil), "/x", nil, "")
+		p.Forward(rec, httptest.NewRequest("GET", "http://c.test/x", nil), "/x", nil)
 		if rec.Code != 200 {
 			t.Fatalf("status %d", rec.Code)
 		}
@@ -856,8 +863,8 @@ func BenchmarkForwardCallerTransport(b *testing.B) {
 
 func benchmarkForward(b *testing.B, transport http.RoundTripper) {
 	up := benchmarkUpstream(b)
-	p := mustProxy(b, ProxyConfig{Console: "dedibox", Upstream: mustURL(b, up.URL), CookieName: "unigate_session", PublicScheme: "https", Transport: transport})
 	s := mustSigner(b, nil)
+	p := mustProxy(b, ProxyConfig{Console: "dedibox", Upstream: mustURL(b, up.URL), CookieName: "unigate_session", PublicScheme: "https", Transport: transport, Signer: s})
 	id := testIdentity()
 	req := httptest.NewRequest("GET", "http://console.example.test/api/v1/servers/123?page=2", nil)
 	req.Header.Set("Cookie", "unigate_session=abc; other=1")
@@ -869,12 +876,8 @@ func benchmarkForward(b *testing.B, transport http.RoundTripper) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		tok, err := s.Assertion(id)
-		if err != nil {
-			b.Fatal(err)
-		}
 		rec := httptest.NewRecorder()
-		p.Forward(rec, req, canon, id, tok)
+		p.Forward(rec, req, canon, id)
 		if rec.Code != 200 {
 			b.Fatalf("status %d", rec.Code)
 		}
@@ -926,7 +929,7 @@ func TestProxyRefusesNonCanonicalPath(t *testing.T) {
 	p := mustProxy(t, ProxyConfig{Console: "c", Upstream: mustURL(t, up.URL)})
 	for _, path := range []string{"", "x", "/api/../admin", "/api/..;/admin", "//admin", "/a/%2e%2e/b", "/a%2fb", "/a/./b", "/%7e", "/a b"} {
 		rec := httptest.NewRecorder()
-		p.Forward(rec, httptest.NewRequest("GET", "http://c.test/", nil), path, nil, "")
+		p.Forward(rec, httptest.NewRequest("GET", "http://c.test/", nil), path, nil)
 		if rec.Code != http.StatusInternalServerError {
 			t.Errorf("Forward(%q): status %d, want 500", path, rec.Code)
 		}
@@ -935,3 +938,11 @@ func TestProxyRefusesNonCanonicalPath(t *testing.T) {
 		t.Errorf("%d non-canonical paths forwarded", up.count())
 	}
 }
+
+// failingJOSESigner makes every signature fail.
+type failingJOSESigner struct{}
+
+func (failingJOSESigner) Sign([]byte) (*jose.JSONWebSignature, error) {
+	return nil, errors.New("signing device unavailable")
+}
+func (failingJOSESigner) Options() jose.SignerOptions { return jose.SignerOptions{} }
