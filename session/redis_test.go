@@ -454,6 +454,9 @@ func TestNewRedisClient(t *testing.T) {
 			if o := cc.Options(); o.ReadTimeout != redisReadTimeout || o.MaxRetries != redisMaxRetries {
 				t.Errorf("fail-fast defaults not applied to the cluster client")
 			}
+			if o := cc.Options(); o.ClusterStateReloadInterval != redisClusterStateReload {
+				t.Errorf("slot map reloaded every %v, want %v (a killed master sends no MOVED)", o.ClusterStateReloadInterval, redisClusterStateReload)
+			}
 		}},
 		{name: "cluster with one seed", opts: RedisClientOptions{Addrs: []string{"n1:6379"}, Cluster: true}, check: func(t *testing.T, c redis.UniversalClient) {
 			if _, ok := c.(*redis.ClusterClient); !ok {
