@@ -45,14 +45,17 @@ const (
 	failoverWarmup  = 500 * time.Millisecond // load before the kill
 )
 
+// Each runs twice: on the RedisStore alone (every request reads Redis), and
+// with the replica's local cache in front (session.local_cache, whose
+// pub/sub link dies with the master too).
 func TestRedisFailoverCluster(t *testing.T) {
-	testRedisFailover(t, sessiontest.Cluster, func(ctx context.Context, c redis.UniversalClient, sessionKey string) (*redis.Client, error) {
+	runFailover(t, sessiontest.Cluster, func(ctx context.Context, c redis.UniversalClient, sessionKey string) (*redis.Client, error) {
 		return c.(*redis.ClusterClient).MasterForKey(ctx, sessionKey)
 	})
 }
 
 func TestRedisFailoverSentinel(t *testing.T) {
-	testRedisFailover(t, sessiontest.Sentinel, func(ctx context.Context, _ redis.UniversalClient, _ string) (*redis.Client, error) {
+	runFailover(t, sessiontest.Sentinel, func(ctx context.Context, _ redis.UniversalClient, _ string) (*redis.Client, error) {
 		opts := sessiontest.RedisClientOptions(t, sessiontest.Sentinel)
 		sc := redis.NewSentinelClient(&redis.Options{Addr: opts.Addrs[0]})
 		defer sc.Close()
@@ -62,6 +65,16 @@ func TestRedisFailoverSentinel(t *testing.T) {
 		}
 		return redis.NewClient(&redis.Options{Addr: net.JoinHostPort(addr[0], addr[1])}), nil
 	})
+}
+
+type masterFinder func(context.Context, redis.UniversalClient, string) (*redis.Client, error)
+
+func runFailover(t *testing.T, topo sessiontest.Topology, masterOf masterFinder) {
+	if os.Getenv("UNIGATE_TEST_REDIS_FAILOVER") != "1" {
+		t.Skip("set UNIGATE_TEST_REDIS_FAILOVER=1 to kill Redis masters of the test topologies (.ci/run does)")
+	}
+	t.Run("redis", func(t *testing.T) { testRedisFailover(t, topo, false, masterOf) })
+	t.Run("local_cache", func(t *testing.T) { testRedisFailover(t, topo, true, masterOf) })
 }
 
 // countingLogger stands in for go-redis's own logger during a failover: it
@@ -93,10 +106,7 @@ func (s *loadStats) fail(format string, args ...any) {
 	}
 }
 
-func testRedisFailover(t *testing.T, topo sessiontest.Topology, masterOf func(context.Context, redis.UniversalClient, string) (*redis.Client, error)) {
-	if os.Getenv("UNIGATE_TEST_REDIS_FAILOVER") != "1" {
-		t.Skip("set UNIGATE_TEST_REDIS_FAILOVER=1 to kill Redis masters of the test topologies (.ci/run does)")
-	}
+func testRedisFailover(t *testing.T, topo sessiontest.Topology, cached bool, masterOf masterFinder) {
 	script, err := filepath.Abs(filepath.Join("..", ".ci", "redis-topologies"))
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +123,13 @@ func testRedisFailover(t *testing.T, topo sessiontest.Topology, masterOf func(co
 	})
 	client := sessiontest.RedisClient(t, topo)
 	prefix := sessiontest.KeyPrefix(t, client)
-	store := session.NewRedisStore(client, session.RedisOptions{KeyPrefix: prefix})
+	var store session.Store = session.NewRedisStore(client, session.RedisOptions{KeyPrefix: prefix})
+	if cached {
+		// serve's default local cache (config.yaml: 250ms).
+		c := session.NewCachedStore(store.(*session.RedisStore), client, session.CacheOptions{MaxAge: 250 * time.Millisecond})
+		t.Cleanup(func() { c.Close() })
+		store = c
+	}
 	h := newHarnessWithStore(t, store)
 
 	type user struct {
@@ -146,6 +162,17 @@ func testRedisFailover(t *testing.T, topo sessiontest.Topology, masterOf func(co
 		t.Fatalf("finding the master: %v", err)
 	}
 	masterAddr := master.Options().Addr
+	// Replication is asynchronous: a session written just before the kill
+	// may be lost with the master, and its user must log in again. The test
+	// wants the cookies to work after the failover, so it waits until a
+	// replica has every session: a write in the same slot, then WAIT on the
+	// same connection (the replication stream keeps the master's order).
+	pipe := master.Pipeline()
+	pipe.Set(ctx, "{"+keys[0]+"}failover-barrier", 1, 10*time.Second)
+	acked := pipe.Do(ctx, "wait", 1, 5000)
+	if _, err := pipe.Exec(ctx); err != nil || acked.Val() != int64(1) {
+		t.Fatalf("WAIT for a replica of %s: %v, %v; want 1 (is the topology whole? .ci/redis-topologies)", masterAddr, acked.Val(), err)
+	}
 	pid, err := redisPID(ctx, master)
 	master.Close()
 	if err != nil {
@@ -238,8 +265,8 @@ func testRedisFailover(t *testing.T, topo sessiontest.Topology, masterOf func(co
 	if last := stats.lastUnavailable.Load(); last > 0 {
 		back = time.Unix(0, last).Sub(killedAt)
 	}
-	t.Logf("%s failover (master %s killed): %d requests in %.1fs, %d answered 200, %d answered 503, service back %.1fs after the kill",
-		topo, masterAddr, stats.total.Load(), loadTime.Seconds(), stats.ok.Load(), stats.unavailable.Load(), back.Seconds())
+	t.Logf("%s failover, %s (master %s killed): %d requests in %.1fs, %d answered 200, %d answered 503, service back %.1fs after the kill",
+		topo, map[bool]string{false: "RedisStore", true: "local cache 250ms"}[cached], masterAddr, stats.total.Load(), loadTime.Seconds(), stats.ok.Load(), stats.unavailable.Load(), back.Seconds())
 	for _, b := range stats.bad {
 		t.Errorf("neither 200 from the upstream nor 503: %s", b)
 	}
