@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"strings"
@@ -103,14 +104,10 @@ func ping(ctx context.Context, c redis.UniversalClient) error {
 		return err
 	}
 	if !strings.Contains(info, "cluster_state:ok") {
-		return errString("cluster_state is not ok")
+		return errors.New("cluster_state is not ok")
 	}
 	return nil
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
 
 // KeyPrefix returns a fresh key prefix whose keys are deleted when the test
 // ends, so that tests and people can share one Redis. The prefix has no
