@@ -178,7 +178,7 @@ func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request) {
 		s.metrics.sessionsRevoked.Add(float64(n))
 		s.audit(r, "session.revoke_all", cur.sess.AccountID, map[string]string{"sessions": itoa(n)})
 		s.clearSessionCookie(w, r)
-		w.Header().Set("Clear-Site-Data", `"cookies"`)
+		w.Header().Set("Clear-Site-Data", logoutClearSiteData)
 		return "signed_out", nil
 	})
 }
