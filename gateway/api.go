@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"time"
-
 )
 
 // sessionView is GET /session.
