@@ -23,21 +23,19 @@ type Caller struct {
 
 // The refusals of the security settings.
 var (
-	ErrReauthRequired      = &Error{code: "reauth_required"}
-	ErrInvalidCredentials  = &Error{code: "invalid_credentials"}
-	ErrInvalidCode         = &Error{code: "invalid_code"}
-	ErrAlreadyEnrolled     = &Error{code: "already_enrolled"}
-	ErrNoPendingTOTP       = &Error{code: "no_pending_totp"}
-	ErrLastMFAMethod       = &Error{code: "last_mfa_method"}
-	ErrLastSignInMethod    = &Error{code: "last_sign_in_method"}
-	ErrCredentialExists    = &Error{code: "credential_exists"}
-	ErrUnknownProvider     = &Error{code: "unknown_provider"}
-	ErrUnauthenticated     = &Error{code: "unauthenticated"}
-	ErrSSOEmailMismatch    = &Error{code: "sso_email_mismatch"}
-	ErrSSOTaken            = &Error{code: "sso_taken"}
-	ErrSSOExists           = &Error{code: "sso_exists"}
-	ErrUnavailable         = &Error{code: "unavailable"}
-	errInvalidCredentialID = ErrNotFound
+	ErrReauthRequired     = &Error{code: "reauth_required"}
+	ErrInvalidCredentials = &Error{code: "invalid_credentials"}
+	ErrInvalidCode        = &Error{code: "invalid_code"}
+	ErrAlreadyEnrolled    = &Error{code: "already_enrolled"}
+	ErrNoPendingTOTP      = &Error{code: "no_pending_totp"}
+	ErrLastMFAMethod      = &Error{code: "last_mfa_method"}
+	ErrLastSignInMethod   = &Error{code: "last_sign_in_method"}
+	ErrCredentialExists   = &Error{code: "credential_exists"}
+	ErrUnknownProvider    = &Error{code: "unknown_provider"}
+	ErrUnauthenticated    = &Error{code: "unauthenticated"}
+	ErrSSOEmailMismatch   = &Error{code: "sso_email_mismatch"}
+	ErrSSOTaken           = &Error{code: "sso_taken"}
+	ErrSSOExists          = &Error{code: "sso_exists"}
 )
 
 // unavailable is a store failure: the caller fails closed (ASVS V16.5.2).
