@@ -83,7 +83,7 @@ func (s *Server) pendingTOTPView(r *http.Request, sess *session.Session) (*totpE
 	cred, err := s.accounts.TOTPCredential(r.Context(), sess.AccountID)
 	if err == nil && !cred.Confirmed {
 		if secret, err := s.sealer.Open(cred.SecretSealed, []byte(sess.AccountID)); err == nil {
-			uri, qr, err := mfa.TOTPKey(s.totpIssuer(), sess.Email, string(secret))
+			uri, qr, err := mfa.TOTPKey(totpIssuer, sess.Email, string(secret))
 			if err == nil {
 				return &totpEnrollView{Secret: string(secret), OTPAuthURI: uri, QRCode: qr}, nil
 			}
@@ -95,14 +95,15 @@ func (s *Server) pendingTOTPView(r *http.Request, sess *session.Session) (*totpE
 // newPendingTOTP draws a new secret (account.Security.StartTOTP) for a
 // session needEnrollment let through.
 func (s *Server) newPendingTOTP(r *http.Request, cur *current) (*totpEnrollView, error) {
-	v, err := s.security.StartTOTP(r.Context(), s.enrollingCaller(r, cur))
+	v, err := s.security.StartTOTP(r.Context(), enrolling(s.caller(r, cur)))
 	if err != nil {
 		return nil, err
 	}
 	return &totpEnrollView{Secret: v.Secret, OTPAuthURI: v.OTPAuthURI, QRCode: v.QRCode, SecretID: v.SecretID}, nil
 }
 
-func (s *Server) totpIssuer() string { return "Scaleway / Dedibox" }
+// totpIssuer names the service in authenticator apps.
+const totpIssuer = "Scaleway / Dedibox"
 
 // apiTOTPConfirm is POST /me/mfa/totp/confirm {"code"[, "secret_id"]}: the
 // first code proves the app has the secret. From settings it is
@@ -208,7 +209,7 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request, cur 
 		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "passkey"})
 		return fail("invalid_credential")
 	}
-	if err := s.security.AddPasskey(r.Context(), s.enrollingCaller(r, cur), cred); err != nil {
+	if err := s.security.AddPasskey(r.Context(), enrolling(s.caller(r, cur)), cred); err != nil {
 		return err
 	}
 	res, err := s.enrolled(w, r, cur, "passkey")
@@ -242,11 +243,8 @@ type passkeyView struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
-func (s *Server) mfaSummary(r *http.Request, cur *current) (*mfaView, error) {
-	m, err := s.security.MFA(r.Context(), s.caller(r, cur))
-	if err != nil {
-		return nil, err
-	}
+// mfaViewOf is account's summary as JSON.
+func mfaViewOf(m *account.MFASummary) *mfaView {
 	v := &mfaView{TOTP: m.TOTP, Passkeys: make([]passkeyView, 0, len(m.Passkeys))}
 	for _, p := range m.Passkeys {
 		pv := passkeyView{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt}
@@ -256,15 +254,15 @@ func (s *Server) mfaSummary(r *http.Request, cur *current) (*mfaView, error) {
 		}
 		v.Passkeys = append(v.Passkeys, pv)
 	}
-	return v, nil
+	return v
 }
 
 func (s *Server) apiMFA(w http.ResponseWriter, r *http.Request, cur *current) error {
-	v, err := s.mfaSummary(r, cur)
+	m, err := s.security.MFA(r.Context(), s.caller(r, cur))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, mfaViewOf(m))
 	return nil
 }
 

@@ -59,11 +59,10 @@ func (s *Server) caller(r *http.Request, cur *current) account.Caller {
 	}
 }
 
-// enrollingCaller is the caller of a session needEnrollment let through:
+// enrolling is the caller of a session needEnrollment let through:
 // login.Enrollment checked the recent proof of a finished login, or that
 // the login waits at enroll_mfa, whose first factor was just proven.
-func (s *Server) enrollingCaller(r *http.Request, cur *current) account.Caller {
-	c := s.caller(r, cur)
+func enrolling(c account.Caller) account.Caller {
 	c.RecentProof = true
 	return c
 }
@@ -79,22 +78,38 @@ const (
 // formAction is a settings form's action: the notice to show once done.
 type formAction func(w http.ResponseWriter, r *http.Request, cur *current) (notice string, err error)
 
+// pageAgain renders a settings page again, with a refusal's status and message.
+type pageAgain func(status int, msg string)
+
 // formSession reads the form and the session a settings form needs. It
 // answers itself (and returns nil) when they are not there: a bad form, no
 // session (to /login), the store down, or no recent proof (the page again,
 // 403, with what to do).
-func (s *Server) formSession(w http.ResponseWriter, r *http.Request, need formNeed, refuse func(error)) *current {
+func (s *Server) formSession(w http.ResponseWriter, r *http.Request, need formNeed, again pageAgain) *current {
 	if !s.parseForm(w, r) {
 		return nil
 	}
 	cur, err := s.requireComplete(r)
-	if err != nil {
-		refuse(err)
-		return nil
+	if err == nil && need == needsRecentProof && !s.recentlyProven(cur.sess) {
+		err = errReauthRequired
 	}
-	if need == needsRecentProof && !s.recentlyProven(cur.sess) {
-		refuse(errReauthRequired)
+	if err != nil {
+		s.formRefused(w, r, err, again)
 		return nil
 	}
 	return cur
+}
+
+// formRefused answers a refused settings form: signed out, to /login; a
+// failure of ours, the error page; otherwise the page again with the message.
+func (s *Server) formRefused(w http.ResponseWriter, r *http.Request, err error, again pageAgain) {
+	p := describe(err)
+	switch {
+	case p.Code == "unauthenticated":
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	case p.Status >= 500:
+		s.errorPage(w, r, err)
+	default:
+		again(p.Status, p.Message)
+	}
 }

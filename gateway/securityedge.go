@@ -23,7 +23,7 @@ func (s *Server) newSecurity(d Deps) (*account.Security, error) {
 		Audit:      s,
 		Events:     accountEvents{s},
 		RequireMFA: s.cfg.Login.RequireMFA,
-		TOTPIssuer: s.totpIssuer(),
+		TOTPIssuer: totpIssuer,
 		Providers:  s.configuredProviders(),
 		Now:        s.now,
 	})

@@ -35,11 +35,12 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		http.Redirect(w, r, "/login?return_to=%2Fsettings%2Fsecurity", http.StatusFound)
 		return
 	}
-	v, err := s.mfaSummary(r, cur)
+	m, err := s.security.MFA(r.Context(), s.caller(r, cur))
 	if err != nil {
 		s.errorPage(w, r, err)
 		return
 	}
+	v := mfaViewOf(m)
 	links, err := s.security.Links(r.Context(), s.caller(r, cur))
 	if err != nil {
 		s.errorPage(w, r, err)
@@ -74,14 +75,15 @@ type securityAction func(w http.ResponseWriter, r *http.Request, cur *current) (
 // securityForm runs one form action and answers with the page again or a redirect.
 func (s *Server) securityForm(need formNeed, action securityAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cur := s.formSession(w, r, need, func(err error) { s.securityRefused(w, r, err) })
+		again := func(status int, msg string) { s.renderSecurity(w, r, status, msg, "", nil) }
+		cur := s.formSession(w, r, need, again)
 		if cur == nil {
 			return
 		}
 		notice, totp, err := action(w, r, cur)
 		switch {
 		case err != nil:
-			s.securityRefused(w, r, err)
+			s.formRefused(w, r, err, again)
 		case totp != nil:
 			s.renderSecurity(w, r, http.StatusOK, "", "", totp)
 		default:
@@ -93,28 +95,17 @@ func (s *Server) securityForm(need formNeed, action securityAction) http.Handler
 // securityRedirect runs a form whose answer is a redirect elsewhere (to a provider).
 func (s *Server) securityRedirect(need formNeed, action func(w http.ResponseWriter, r *http.Request, cur *current) (string, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cur := s.formSession(w, r, need, func(err error) { s.securityRefused(w, r, err) })
+		again := func(status int, msg string) { s.renderSecurity(w, r, status, msg, "", nil) }
+		cur := s.formSession(w, r, need, again)
 		if cur == nil {
 			return
 		}
 		target, err := action(w, r, cur)
 		if err != nil {
-			s.securityRefused(w, r, err)
+			s.formRefused(w, r, err, again)
 			return
 		}
 		http.Redirect(w, r, target, http.StatusSeeOther)
-	}
-}
-
-func (s *Server) securityRefused(w http.ResponseWriter, r *http.Request, err error) {
-	ae := describe(err)
-	switch {
-	case ae.Code == "unauthenticated":
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	case ae.Status >= 500:
-		s.errorPage(w, r, err)
-	default:
-		s.renderSecurity(w, r, ae.Status, ae.Message, "", nil)
 	}
 }
 

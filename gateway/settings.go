@@ -140,31 +140,20 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 // notice once done, the page again with the refusal otherwise.
 func (s *Server) settingsForm(need formNeed, action formAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cur := s.formSession(w, r, need, func(err error) { s.settingsRefused(w, r, err) })
+		again := func(status int, msg string) { s.renderSettings(w, r, status, msg, "") }
+		cur := s.formSession(w, r, need, again)
 		if cur == nil {
 			return
 		}
 		notice, err := action(w, r, cur)
 		switch {
 		case err != nil:
-			s.settingsRefused(w, r, err)
+			s.formRefused(w, r, err, again)
 		case notice == "signed_out":
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 		default:
 			http.Redirect(w, r, "/settings?notice="+notice, http.StatusSeeOther)
 		}
-	}
-}
-
-func (s *Server) settingsRefused(w http.ResponseWriter, r *http.Request, err error) {
-	ae := describe(err)
-	switch {
-	case ae.Code == "unauthenticated":
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-	case ae.Status >= 500:
-		s.errorPage(w, r, err)
-	default:
-		s.renderSettings(w, r, ae.Status, ae.Message, "")
 	}
 }
 
