@@ -285,7 +285,7 @@ func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request, cur *c
 // apiReauth is POST /me/reauth {"password"} or {"totp"}: a fresh proof for
 // 5 minutes, under a new session token (ASVS V7.2.4, V7.5.1). Failures count
 // toward max_failures.
-func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request, cur *current) error {
 	var body struct {
 		Password *string `json:"password"`
 		TOTP     *string `json:"totp"`
@@ -293,34 +293,18 @@ func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.reauthWith(w, r, login.ReauthInput{Password: body.Password, TOTP: body.TOTP}); err != nil {
+	if err := s.reauth(w, r, cur, login.ReauthInput{Password: body.Password, TOTP: body.TOTP}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// reauth is the security page's re-authentication: a password or a TOTP code.
-func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp string, hasPassword, hasTOTP bool) error {
-	var in login.ReauthInput
-	if hasPassword {
-		in.Password = &password
-	}
-	if hasTOTP {
-		in.TOTP = &totp
-	}
-	return s.reauthWith(w, r, in)
-}
-
-// reauthWith runs login.Reauth and moves the session to a new token.
-func (s *Server) reauthWith(w http.ResponseWriter, r *http.Request, in login.ReauthInput) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
+// reauth runs login.Reauth and moves the session to a new token.
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request, cur *current, in login.ReauthInput) error {
 	if _, err := s.login.Reauth(r.Context(), s.loginOf(r, cur.sess), in); err != nil {
 		return err
 	}
-	_, err = s.rotate(w, r, cur.sess, errUnauthenticated)
+	_, err := s.rotate(w, r, cur.sess, errUnauthenticated)
 	return err
 }

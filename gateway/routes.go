@@ -90,7 +90,7 @@ func (s *Server) routes() http.Handler {
 	api.Handle("PATCH /api/v1/orgs/{id}/members/{account_id}", s.api(s.apiPatchMember))
 	api.Handle("DELETE /api/v1/orgs/{id}/members/{account_id}", s.api(s.apiDeleteMember))
 	api.Handle("POST /api/v1/invitations/{token}/accept", s.api(s.apiAcceptInvitation))
-	api.Handle("POST /api/v1/me/reauth", s.api(s.apiReauth))
+	api.Handle("POST /api/v1/me/reauth", s.api(s.needSession(s.apiReauth)))
 	api.Handle("POST /api/v1/me/password", s.api(s.needRecentProof(s.apiChangePassword)))
 	api.Handle("GET /api/v1/me/mfa", s.api(s.needSession(s.apiMFA)))
 	api.Handle("POST /api/v1/me/mfa/totp", s.api(s.needEnrollment(s.apiTOTPEnroll)))

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"net/http"
+
+	"unigate/login"
 )
 
 // The security settings page: second factors added and removed with plain
@@ -136,10 +138,11 @@ func (s *Server) pagePasskeyDelete(w http.ResponseWriter, r *http.Request, cur *
 // pageReauth is the form version of POST /me/reauth (needsSession).
 func (s *Server) pageReauth(w http.ResponseWriter, r *http.Request, cur *current) (string, *totpEnrollView, error) {
 	// A password, when given, wins over a TOTP code.
-	password, totp := r.PostForm.Get("password"), ""
-	if password == "" {
-		totp = r.PostForm.Get("totp")
+	var in login.ReauthInput
+	if password := r.PostForm.Get("password"); password != "" {
+		in.Password = &password
+	} else if totp := r.PostForm.Get("totp"); totp != "" {
+		in.TOTP = &totp
 	}
-	err := s.reauth(w, r, password, totp, password != "", totp != "")
-	return "confirmed", nil, err
+	return "confirmed", nil, s.reauth(w, r, cur, in)
 }
