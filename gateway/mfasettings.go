@@ -105,24 +105,17 @@ func (s *Server) newPendingTOTP(r *http.Request, cur *current) (*totpEnrollView,
 // totpIssuer names the service in authenticator apps.
 const totpIssuer = "Scaleway / Dedibox"
 
-// apiTOTPConfirm is POST /me/mfa/totp/confirm {"code"[, "secret_id"]}: the
-// first code proves the app has the secret. From settings it is
-// account.Security.ConfirmTOTP; inside a login (enroll_mfa) the login's
-// step, which answers where the login goes next.
-func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
+// apiTOTPConfirm is POST /me/mfa/totp/confirm {"code"[, "secret_id"]}
+// (needEnrollment): the first code proves the app has the secret. From
+// settings it is account.Security.ConfirmTOTP; inside a login (enroll_mfa)
+// the login's step, which answers where the login goes next.
+func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, cur *current) error {
 	var req struct {
 		Code     string `json:"code"`
 		SecretID string `json:"secret_id"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
-	}
-	cur, err := s.loadSession(r)
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return errUnauthenticated
 	}
 	if cur.sess.Complete() {
 		if err := s.security.ConfirmTOTP(r.Context(), s.caller(r, cur), req.Code, req.SecretID); err != nil {
@@ -131,7 +124,9 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, map[string]any{})
 		return nil
 	}
-	out, err := s.confirmTOTP(w, r, req.Code)
+	l := s.loginOf(r, cur.sess)
+	res, err := s.login.ConfirmTOTP(r.Context(), l, req.Code)
+	out, err := s.afterStep(w, r, l, res, err)
 	if err != nil {
 		return err
 	}
@@ -144,8 +139,8 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // confirmTOTP confirms the pending authenticator app of a login waiting at
-// enroll_mfa (login.ConfirmTOTP: the login page and the API) and returns
-// the login's next step.
+// enroll_mfa (login.ConfirmTOTP) for the login page, and returns the
+// login's next step.
 func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode string) (*stepResult, error) {
 	cur, err := s.loadSession(r)
 	if err != nil {

@@ -94,7 +94,7 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/me/password", s.api(s.needRecentProof(s.apiChangePassword)))
 	api.Handle("GET /api/v1/me/mfa", s.api(s.needSession(s.apiMFA)))
 	api.Handle("POST /api/v1/me/mfa/totp", s.api(s.needEnrollment(s.apiTOTPEnroll)))
-	api.Handle("POST /api/v1/me/mfa/totp/confirm", s.api(s.apiTOTPConfirm))
+	api.Handle("POST /api/v1/me/mfa/totp/confirm", s.api(s.needEnrollment(s.apiTOTPConfirm)))
 	api.Handle("DELETE /api/v1/me/mfa/totp", s.api(s.needRecentProof(s.apiTOTPDelete)))
 	api.Handle("POST /api/v1/me/mfa/passkeys/options", s.api(s.needEnrollment(s.apiPasskeyRegisterOptions)))
 	api.Handle("POST /api/v1/me/mfa/passkeys", s.api(s.needEnrollment(s.apiPasskeyRegister)))
