@@ -21,7 +21,9 @@ type Caller struct {
 	RecentProof bool
 }
 
-// The refusals of the security settings.
+// The refusals of the security settings. The sso_* codes answer an SSO
+// callback as the security page's ?error= (the edge's ssoMessage), never
+// an API status.
 var (
 	ErrReauthRequired     = &Error{code: "reauth_required"}
 	ErrInvalidCredentials = &Error{code: "invalid_credentials"}
