@@ -91,9 +91,14 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookies.Clear(s.siteOf(r).host))
 }
 
+// logoutClearSiteData is what a logout asks the browser to drop (ASVS
+// V14.3.1). Not "cookies": that would also delete the remembered-device
+// cookie (CONTRACT §5, §10); the session cookie is expired by name instead.
+const logoutClearSiteData = `"cache", "storage"`
+
 // endSession deletes the session server-side (every host's cookie dies with
-// it), clears this host's cookie and asks the browser to drop this origin's
-// cookies (ASVS V7.4.1, V14.3.1).
+// it), expires this host's cookie and asks the browser to drop this
+// origin's cache and storage (ASVS V7.4.1, V14.3.1).
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur != nil {
 		if err := s.sessions.Delete(r.Context(), cur.sess.Handle); err != nil {
@@ -104,7 +109,7 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cur *current
 		s.audit(r, "logout", cur.sess.AccountID, nil)
 	}
 	s.clearSessionCookie(w, r)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.Header().Set("Clear-Site-Data", logoutClearSiteData)
 	return nil
 }
 
