@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"unigate/session"
 )
@@ -111,33 +110,4 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cur *current
 	s.clearSessionCookie(w, r)
 	w.Header().Set("Clear-Site-Data", logoutClearSiteData)
 	return nil
-}
-
-// replaceSession ends whatever session this browser had on this host before
-// a new login or sign-up opens one: the old one (complete or not) is never
-// reused (anti-fixation, V7.2.4).
-func (s *Server) replaceSession(r *http.Request) error {
-	old, err := s.loadSession(r)
-	if err != nil || old == nil {
-		return err
-	}
-	if err := s.sessions.Delete(r.Context(), old.sess.Handle); err != nil {
-		s.metrics.storeErrors.WithLabelValues("delete").Inc()
-		return storeDown(err)
-	}
-	return nil
-}
-
-// preAuthSession is a new login or sign-up opened by r at now, not yet proven.
-func (s *Server) preAuthSession(r *http.Request, email, next string, now time.Time, lifetime time.Duration) *session.Session {
-	return &session.Session{
-		Email:      email,
-		Next:       next,
-		LoginHost:  s.siteOf(r).host,
-		CreatedAt:  now,
-		LastSeenAt: now,
-		ExpiresAt:  now.Add(lifetime),
-		IP:         s.clientIP(r).String(),
-		UserAgent:  truncate(r.UserAgent(), 256),
-	}
 }
