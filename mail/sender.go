@@ -209,7 +209,11 @@ func (s *Sender) sendDue(ctx context.Context) int {
 			wg.Go(func() { s.deliver(ctx, m) })
 		}
 		wg.Wait()
-		if len(batch) < limit {
+		// A short claim ends the pass only when it is empty: another
+		// replica's claim at the same moment can leave this one short
+		// while much more is due, and waiting for the next poll would
+		// lose a second of sending.
+		if len(batch) == 0 {
 			return claimed
 		}
 	}
