@@ -94,7 +94,7 @@ func testAnnounce(t *testing.T, driver, locale string) {
 	st := newTestStore(t, driver)
 
 	want := Report{DediboxRecords: 6, ScalewayRecords: 3, UnifiedAccounts: 6, Prelinked: 1,
-		Situations: Situations{ScalewayAccount: 2, NoScalewayAccount: 1, SMSMFADisabled: 1, MultipleDediboxAccounts: 1},
+		Situations:          Situations{ScalewayAccount: 2, NoScalewayAccount: 1, SMSMFADisabled: 1, MultipleDediboxAccounts: 1},
 		AnnouncementsQueued: 6, Announce: true}
 
 	// A dry run first: the same report, nothing written.
