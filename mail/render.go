@@ -40,6 +40,7 @@ const KindInvitation = "invitation"
 
 // InvitationData fills the invitation templates.
 type InvitationData struct {
+	Name         string // the invitee's, when they have an account and gave one; "" for none
 	Organization string // its name
 	Role         string // owner, admin or member
 	InvitedBy    string // the inviter's email
@@ -51,6 +52,9 @@ type InvitationData struct {
 type CodeData struct {
 	Code           string // exactly 8 ASCII digits (CONTRACT.md §9)
 	ExpiresMinutes int    // at least 1
+	// Name greets the account's owner ("Hello Anna"): accounts.Account.Name,
+	// "" for none (and for a sign-up, which has no account yet).
+	Name string
 }
 
 // KindUnifyNotice: the notice each account of the account unification is
@@ -115,6 +119,7 @@ type UnifyAnnounceData struct {
 // AccountExistsData fills the account_exists templates.
 type AccountExistsData struct {
 	SignInURL string // where to sign in; "" leaves the link out
+	Name      string // the account's owner's, "" for none
 }
 
 // kindSpec is what the renderer knows of a kind beyond its templates. To add
