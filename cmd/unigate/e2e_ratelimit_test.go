@@ -152,7 +152,9 @@ consoles:
 	}
 	got := float64(total) / window.Seconds()
 	t.Logf("the relay saw %.1f mails/s over %v from two replicas capped at %d/s together (per second: %v)", got, window, rate, perSecond)
-	if got > rate*1.1 || got < rate*0.7 {
+	// At most the cap; well under it only on a machine too busy to keep
+	// up (the lower bound shows the backlog flowing, not a promise).
+	if got > rate*1.1 || got < rate*0.5 {
 		t.Errorf("the relay saw %.1f mails/s, want about %d (at most %d)", got, rate, rate)
 	}
 	for i, n := range perSecond {
