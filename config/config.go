@@ -107,6 +107,10 @@ type Mail struct {
 	From      string `yaml:"from"`
 	SMTP      SMTP   `yaml:"smtp"`
 	Dir       string `yaml:"dir"` // for transport file
+	// RatePerSecond caps the mails the replicas together hand to the
+	// transport (CONTRACT §9); nil means DefaultMailRatePerSecond, 0
+	// unlimited. Read it through RateLimit.
+	RatePerSecond *int `yaml:"rate_per_second"`
 }
 
 // SMTP is the relay used when Mail.Transport is "smtp".

@@ -14,6 +14,19 @@ const (
 	DefaultGitHubAPIURL    = "https://api.github.com"
 )
 
+// DefaultMailRatePerSecond is mail.rate_per_second when unset: what a relay
+// takes from one sender without throttling it (CONTRACT §9).
+const DefaultMailRatePerSecond = 50
+
+// RateLimit is mail.rate_per_second: mails per second for all replicas
+// together, 0 for no limit.
+func (m Mail) RateLimit() int {
+	if m.RatePerSecond == nil {
+		return DefaultMailRatePerSecond
+	}
+	return *m.RatePerSecond
+}
+
 // SetDefaults fills every zero-valued key that has a default. Load calls it
 // after the environment overrides; a Config built in code (the demo) calls
 // it before Validate.

@@ -78,7 +78,7 @@ func (m *Machine) SendEmailCode(ctx context.Context, l *Login) error {
 	}
 	key := "email_code:" + sess.Handle[:16] + ":" + now.UTC().Format(time.RFC3339Nano)
 	if err := m.mailer.Queue(ctx, key, acct.ID, mail.KindEmailCode, acct.Locale, acct.Email,
-		mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes()}); err != nil {
+		mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes(), Name: acct.Name}); err != nil {
 		return internal(err)
 	}
 	m.events.Audit(ctx, l.Client, "email_code.sent", acct.ID, nil)

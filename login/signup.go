@@ -73,7 +73,7 @@ func (m *Machine) StartSignup(ctx context.Context, l *Login, rawEmail, password 
 	key := "signup:" + sess.Handle[:16]
 	if existing != nil {
 		err = m.mailer.Queue(ctx, key, existing.ID, mail.KindAccountExists, existing.Locale, existing.Email,
-			mail.AccountExistsData{SignInURL: m.cfg.PortalLoginURL})
+			mail.AccountExistsData{SignInURL: m.cfg.PortalLoginURL, Name: existing.Name})
 	} else {
 		err = m.mailer.Queue(ctx, key, "", mail.KindSignupCode, l.Locale, email,
 			mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes()})

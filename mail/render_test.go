@@ -95,6 +95,8 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 		"fr/" + KindAccountExists: "Vous avez déjà un compte",
 		"en/unify_notice":         "Your Dedibox and Scaleway accounts are now one account",
 		"fr/unify_notice":         "Vos comptes Dedibox et Scaleway n'en font plus qu'un",
+		"en/unify_announce":       "Coming soon: your Dedibox and Scaleway accounts become one",
+		"fr/unify_announce":       "Bientôt : vos comptes Dedibox et Scaleway n'en feront plus qu'un",
 		"en/" + KindInvitation:    "You are invited to join Acme",
 		"fr/" + KindInvitation:    "Invitation à rejoindre Acme",
 	}
@@ -112,11 +114,13 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 					data = InvitationData{Organization: "Acme", Role: "member", InvitedBy: "bob@example.com",
 						AcceptURL: "https://account.example.com/invitations/x", ExpiresDays: 7}
 				}
-				if kind == "unify_notice" { // package unify's NoticeData (unify tests every variant)
-					data = map[string]any{"Email": "alice@example.com", "SignInURL": "https://account.example.com/login",
-						"NothingChanges": false, "JoinedScaleway": true, "NewScaleway": false, "Merged": false,
-						"SMSRemoved": false, "NoPassword": false, "DediboxTOTPKept": true, "DediboxTOTPReplaced": false,
-						"DediboxAccounts": []string{"d-1"}, "ScalewayAccounts": []string{"s-1"}}
+				if kind == KindUnifyNotice { // package unify tests every variant
+					data = UnifyNoticeData{Email: "alice@example.com", SignInURL: "https://account.example.com/login",
+						JoinedScaleway: true, DediboxTOTPKept: true, DediboxAccounts: []string{"d-1"}, ScalewayAccounts: []string{"s-1"}}
+				}
+				if kind == KindUnifyAnnounce {
+					data = UnifyAnnounceData{Email: "alice@example.com", Date: "2026-03-01", JoinScaleway: true,
+						DediboxAccounts: []string{"d-1"}, ScalewayAccounts: []string{"s-1"}}
 				}
 				raw, err := r.Render(kind, tc.locale, "alice@example.com", data)
 				if err != nil {
