@@ -32,6 +32,7 @@ func (s *Server) newLogin() *login.Machine {
 		PortalLoginURL:    s.loginURL(""),
 		SSOProviders:      map[string]bool{},
 	}
+	lc.MaxConsecutiveFailures = cfg.MaxConsecutiveFailures
 	for _, c := range s.consoleList {
 		lc.Consoles = append(lc.Consoles, login.Console{ID: c.id, ViaEndpoint: c.provisioning.URL != ""})
 	}

@@ -127,7 +127,7 @@ func (m *Machine) complete(ctx context.Context, l *Login, acct *accounts.Account
 // Finished is told by the edge that a complete login is stored under its
 // new token: the account's failures are forgotten and the login audited.
 func (m *Machine) Finished(ctx context.Context, l *Login) {
-	m.lockout.Clear(ctx, l.Session.Email)
+	m.lockout.clearLogin(ctx, l.Session.Email, l.Client)
 	m.events.Audit(ctx, l.Client, "login.success", l.Session.AccountID,
 		map[string]string{"factors": strings.Join(slices.Compact(slices.Clone(l.Session.Factors)), ",")})
 }

@@ -33,12 +33,15 @@ const (
 
 // Config is what the machine needs to know of the configuration.
 type Config struct {
-	MaxFailures       int           // failed guesses per account per Lockout window
-	IPMaxFailures     int           // failed guesses per client network per Lockout window
-	Lockout           time.Duration // the window of both counters
-	EmailCodeTTL      time.Duration
-	PasswordMinLength int
-	RequireMFA        bool
+	MaxFailures   int // failed guesses per (account, client network) per Lockout window
+	IPMaxFailures int // failed guesses per client network per Lockout window
+	// MaxConsecutiveFailures locks an account until it is recovered
+	// (Lockout); 0 is DefaultMaxConsecutiveFailures.
+	MaxConsecutiveFailures int
+	Lockout                time.Duration // the window of both counters
+	EmailCodeTTL           time.Duration
+	PasswordMinLength      int
+	RequireMFA             bool
 	// BcryptCost is the bcrypt work every password check pays, as a bcrypt
 	// cost: the highest cost of the imported bcrypt hashes (VerifyPassword).
 	// 0: no padding (no bcrypt hash was imported).
@@ -117,6 +120,7 @@ type Counters interface {
 	Hit(ctx context.Context, key string, window time.Duration) (count int64, ttl time.Duration, err error)
 	Unhit(ctx context.Context, key string) error
 	Reset(ctx context.Context, key string) error
+	Peek(ctx context.Context, key string) (count int64, ttl time.Duration, err error)
 }
 
 // Mailer queues one message; key makes queueing idempotent.
@@ -174,12 +178,16 @@ func New(d Deps) *Machine {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Machine{
+	if d.Config.MaxConsecutiveFailures <= 0 {
+		d.Config.MaxConsecutiveFailures = DefaultMaxConsecutiveFailures
+	}
+	m := &Machine{
 		cfg: d.Config, accounts: d.Accounts, factors: d.Factors, signups: d.Signups, hasher: d.Hasher,
 		sealer: d.Sealer, passkeys: d.Passkeys, sessions: d.Sessions, mailer: d.Mailer, events: d.Events,
 		now: d.Clock, codeKey: d.CodeKey,
-		lockout: &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events},
 	}
+	m.lockout = &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events, locked: m.noticeLocked}
+	return m
 }
 
 // Lockout is the machine's failure counting, for the edge's other guessable

@@ -28,6 +28,7 @@ func (m *Machine) Password(ctx context.Context, l *Login, password string) (*Res
 		return nil, err
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("password", "failure")
 		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": "password"})
 		return nil, ErrInvalidCredentials

@@ -26,6 +26,7 @@ func (m *Machine) TOTP(ctx context.Context, l *Login, rawCode string) (*Result, 
 		return nil, err
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("totp", "failure")
 		m.events.Audit(ctx, l.Client, "login.failure", sess.AccountID, map[string]string{"method": "totp"})
 		return nil, ErrInvalidCode
@@ -135,6 +136,7 @@ func (m *Machine) ConfirmTOTP(ctx context.Context, l *Login, rawCode string) (*R
 		step, ok = mfa.VerifyTOTP(string(secret), code, m.now())
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("totp", "failure")
 		m.events.Audit(ctx, l.Client, "mfa.enroll_failure", sess.AccountID, map[string]string{"method": "totp"})
 		return nil, ErrInvalidCode
