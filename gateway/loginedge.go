@@ -81,6 +81,15 @@ func (a loginSessions) Delete(ctx context.Context, handle string) error {
 	return nil
 }
 
+func (a loginSessions) RevokeAccount(ctx context.Context, accountID, keepHandle string) (int, error) {
+	n, err := a.s.sessions.DeleteAccount(ctx, accountID, keepHandle)
+	if err != nil {
+		a.s.metrics.storeErrors.WithLabelValues("delete").Inc()
+		return 0, storeDown(err)
+	}
+	return n, nil
+}
+
 // loginEvents writes what the machine reports to the audit trail and the metrics.
 type loginEvents struct{ s *Server }
 
@@ -295,3 +304,28 @@ func (s *Server) runStep(w http.ResponseWriter, r *http.Request, value string, s
 	res, err := step(r.Context(), l, value)
 	return s.afterStep(w, r, l, res, err)
 }
+
+// apiReset is POST /login/reset (CONTRACT §10): 202 whatever the address.
+func (s *Server) apiReset(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	if err := s.startReset(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"sent": true})
+	return nil
+}
+
+// startReset mails a reset code to the login's address if it has an
+// account (login.StartReset); the API and the page both call it.
+func (s *Server) startReset(r *http.Request) error {
+	l, err := s.currentLogin(r)
+	if err != nil {
+		return err
+	}
+	return s.login.StartReset(r.Context(), l)
+}
+
+// resetSentNotice is what the page says once a reset was asked for.
+const resetSentNotice = "If this address has an account, a reset code is on its way. Your second factor will still be asked for."

@@ -17,7 +17,7 @@ type loginPage struct {
 	Base       string // "" on the account host, "/.auth" on a legacy console host
 	Legacy     string // the console's name on its legacy login page
 	PortalURL  string
-	Step       string // "identify", "password", "email_code", "mfa", "set_password", "enroll_mfa"
+	Step       string // "identify", "password", "email_code", "reset", "mfa", "set_password", "enroll_mfa"
 	Email      string
 	ReturnTo   string
 	Error      string
@@ -118,6 +118,9 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		if err := s.fillLoginPage(r, cur, &page); err != nil {
 			s.errorPage(w, r, err)
 			return
+		}
+		if q.Get("reset") != "" && page.Step == "password" {
+			page.Step, page.Notice = "reset", resetSentNotice
 		}
 	}
 	s.render(w, r, http.StatusOK, "login", page)
@@ -244,6 +247,15 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	case "email_code":
 		page.Step = "email_code"
 		res, err = s.runStep(w, r, f.Get("code"), s.login.VerifyEmailCode)
+	case "reset_send":
+		page.Step = "reset"
+		if err = s.startReset(r); err == nil {
+			http.Redirect(w, r, loginPath+"?reset=1", http.StatusSeeOther)
+			return
+		}
+	case "reset":
+		page.Step = "reset"
+		res, err = s.runStep(w, r, f.Get("code"), s.login.VerifyReset)
 	case "totp":
 		page.Step = "mfa"
 		res, err = s.runStep(w, r, f.Get("code"), s.login.TOTP)
@@ -272,7 +284,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 				s.errorPage(w, r, err)
 				return
 			}
-			if step == "email_code" {
+			if step == "email_code" || step == "reset" {
 				page.Step = step
 			}
 		}

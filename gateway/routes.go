@@ -65,6 +65,8 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/password/set", s.api(s.needLoginInProgress("password", s.login.SetPassword)))
 	api.Handle("POST /api/v1/login/email-code", s.api(s.apiEmailCode))
 	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)))
+	api.Handle("POST /api/v1/login/reset", s.api(s.apiReset))
+	api.Handle("POST /api/v1/login/reset/verify", s.api(s.needLoginInProgress("code", s.login.VerifyReset)))
 	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
 	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiPasskeyOptions))
 	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
@@ -129,6 +131,8 @@ func (s *Server) routes() http.Handler {
 	auth.Handle("POST /.auth/api/v1/login/password/set", s.legacyOnly(s.api(s.needLoginInProgress("password", s.login.SetPassword)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/email-code", s.legacyOnly(s.api(s.apiEmailCode).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/reset", s.legacyOnly(s.api(s.apiReset).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/reset/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyReset)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.TOTP)).ServeHTTP))
 	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
 

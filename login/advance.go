@@ -52,6 +52,9 @@ func (m *Machine) nextStep(sess *session.Session, acct *accounts.Account, f mfaS
 		return session.StepMFA
 	case acct.PasswordSetRequired:
 		return session.StepSetPassword
+	case resetting(sess) && !slices.Contains(sess.Factors, factorNewPassword):
+		// A reset: the new password once the second factor is proven.
+		return session.StepSetPassword
 	case !f.any() && (acct.MFAEnrollRequired || m.cfg.RequireMFA || emailCodeFirst(sess)):
 		return session.StepEnrollMFA
 	}

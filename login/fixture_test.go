@@ -64,6 +64,10 @@ func (m memSessions) Delete(ctx context.Context, handle string) error {
 	return m.st.Delete(ctx, handle)
 }
 
+func (m memSessions) RevokeAccount(ctx context.Context, accountID, keep string) (int, error) {
+	return m.st.DeleteAccount(ctx, accountID, keep)
+}
+
 // fakeHasher stands for accounts.Hasher: cheap, with a count of the
 // hashing work done. work counts the calls; argon2 the argon2id
 // computations (a hash or a verification: each one unit); bcryptRounds the
@@ -224,6 +228,7 @@ type fixture struct {
 	passkeys *fakePasskeys
 	m        *Machine
 	client   netip.Addr
+	secret   string // a TOTP secret a test case set up
 }
 
 func testConfig() Config {

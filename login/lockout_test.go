@@ -23,7 +23,9 @@ func (f *fixture) from(email string, client netip.Addr) *Login {
 }
 
 // network is the i-th client network of a test.
-func network(i int) netip.Addr { return netip.AddrFrom4([4]byte{198, 51, byte(i / 250), byte(1 + i%250)}) }
+func network(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{198, 51, byte(i / 250), byte(1 + i%250)})
+}
 
 func wantRateLimited(t *testing.T, err error) {
 	t.Helper()

@@ -113,6 +113,9 @@ type Sessions interface {
 	Save(ctx context.Context, s *session.Session) error
 	// Delete ends a session (the one a new login replaces).
 	Delete(ctx context.Context, handle string) error
+	// RevokeAccount ends every session of the account but keepHandle's
+	// (a password reset), on every replica, and says how many.
+	RevokeAccount(ctx context.Context, accountID, keepHandle string) (int, error)
 }
 
 // Counters are the store's atomic counters (session.Store has them).

@@ -17,7 +17,11 @@ func (m *Machine) TOTP(ctx context.Context, l *Login, rawCode string) (*Result, 
 		return nil, err
 	}
 	sess := l.Session
-	att, err := m.lockout.Begin(ctx, sess.Email, l.Client, "totp")
+	begin := m.lockout.Begin
+	if resetting(sess) {
+		begin = m.lockout.beginRecovery // the owner lifting the consecutive lock
+	}
+	att, err := begin(ctx, sess.Email, l.Client, "totp")
 	if err != nil {
 		return nil, err
 	}
