@@ -53,6 +53,10 @@ func (s *Server) newLogin() *login.Machine {
 		Events:   loginEvents{s},
 		Clock:    s.now,
 		CodeKey:  s.codeKey,
+		Recovery: s.accounts,
+		// Derived from the session key like the email codes' key, but for
+		// good: a rotated session key makes the stored sets useless.
+		RecoveryKey: deriveKey(s.cfg.SessionKey(), "unigate recovery code v1"),
 	})
 }
 
@@ -174,11 +178,14 @@ func (s *Server) opening(r *http.Request, rawReturnTo string) login.Opening {
 
 // stepResult is the answer of every factor: {"next": STEP, …} (CONTRACT §5).
 type stepResult struct {
-	Next       string       `json:"next"`
+	Next       string       `json:"next,omitempty"` // "" only for an enrollment outside a login
 	Methods    []string     `json:"methods,omitempty"`
 	MFAMethods []string     `json:"mfa_methods,omitempty"`
 	Consoles   []consoleRef `json:"consoles,omitempty"`
 	Redirect   string       `json:"redirect,omitempty"`
+
+	// RecoveryCodes: the set the first second factor handed out (CONTRACT §10), shown once.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 type consoleRef struct {
@@ -215,7 +222,7 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, l *login.Logi
 	if res.Provisioning {
 		s.pokeProvisioning()
 	}
-	out := &stepResult{Next: res.Next, Methods: res.Methods, MFAMethods: res.MFAMethods}
+	out := &stepResult{Next: res.Next, Methods: res.Methods, MFAMethods: res.MFAMethods, RecoveryCodes: l.RecoveryCodes}
 	if !res.Complete {
 		return out, nil
 	}

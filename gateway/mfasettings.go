@@ -143,7 +143,7 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode str
 	l := s.loginOf(r, cur.sess)
 	res, err := s.login.ConfirmTOTP(r.Context(), l, rawCode)
 	if err == nil && res == nil {
-		return nil, nil // a complete session: nothing more to do
+		return recoveryCodesResult(l), nil // a complete session: nothing more to do
 	}
 	return s.afterStep(w, r, l, res, err)
 }
@@ -154,7 +154,7 @@ func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, cur *current, 
 	l := s.loginOf(r, cur.sess)
 	res, err := s.login.Enrolled(r.Context(), l, method)
 	if err == nil && res == nil {
-		return nil, nil
+		return recoveryCodesResult(l), nil
 	}
 	return s.afterStep(w, r, l, res, err)
 }
@@ -215,7 +215,10 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	out := map[string]any{"id": base64.RawURLEncoding.EncodeToString(cred.ID), "name": cred.Name}
-	if res != nil {
+	if res != nil && len(res.RecoveryCodes) > 0 {
+		out["recovery_codes"] = res.RecoveryCodes
+	}
+	if res != nil && res.Next != "" {
 		out["next"] = res.Next
 		if res.Redirect != "" {
 			out["redirect"] = res.Redirect
@@ -323,7 +326,7 @@ func (s *Server) removeMFA(r *http.Request, method string, remove func(accountID
 		return internal(err)
 	}
 	s.audit(r, "mfa.remove", cur.sess.AccountID, map[string]string{"method": method})
-	return nil
+	return s.login.SecondFactorRemoved(r.Context(), cur.sess.AccountID)
 }
 
 // removeTOTP removes the account's authenticator app; 404 when it has none.

@@ -67,6 +67,7 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)))
 	api.Handle("POST /api/v1/login/reset", s.api(s.apiReset))
 	api.Handle("POST /api/v1/login/reset/verify", s.api(s.needLoginInProgress("code", s.login.VerifyReset)))
+	api.Handle("POST /api/v1/login/recovery-code", s.api(s.needLoginInProgress("code", s.login.RecoveryCode)))
 	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
 	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiPasskeyOptions))
 	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
@@ -101,6 +102,8 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/me/mfa/passkeys/options", s.api(s.apiPasskeyRegisterOptions))
 	api.Handle("POST /api/v1/me/mfa/passkeys", s.api(s.apiPasskeyRegister))
 	api.Handle("DELETE /api/v1/me/mfa/passkeys/{id}", s.api(s.apiPasskeyDelete))
+	api.Handle("POST /api/v1/me/mfa/recovery-codes", s.api(s.apiRecoveryCodesCreate))
+	api.Handle("GET /api/v1/me/mfa/recovery-codes", s.api(s.apiRecoveryCodes))
 	api.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	account.Handle("/api/", s.jsonMethodNotAllowed(api))
 
@@ -133,6 +136,7 @@ func (s *Server) routes() http.Handler {
 	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/reset", s.legacyOnly(s.api(s.apiReset).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/reset/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyReset)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/recovery-code", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.RecoveryCode)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.TOTP)).ServeHTTP))
 	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
 

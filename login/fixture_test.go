@@ -262,7 +262,8 @@ func newFixture(t *testing.T, configure ...func(*Config)) *fixture {
 		client: netip.MustParseAddr("192.0.2.10")}
 	f.m = New(Deps{Config: cfg, Accounts: acc, Factors: acc, Signups: acc, Hasher: f.hasher, Sealer: sealer,
 		Passkeys: f.passkeys, Sessions: memSessions{f.sessions}, Counters: f.sessions, Mailer: f.mail,
-		Events: f.events, Clock: c.now, CodeKey: []byte(strings.Repeat("c", 32))})
+		Events: f.events, Clock: c.now, CodeKey: []byte(strings.Repeat("c", 32)),
+		Recovery: acc, RecoveryKey: []byte(strings.Repeat("r", 32))})
 	return f
 }
 

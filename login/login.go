@@ -157,6 +157,10 @@ type Deps struct {
 	Clock    func() time.Time
 	// CodeKey keys the HMAC of email codes.
 	CodeKey []byte
+	// Recovery keeps the recovery codes; RecoveryKey keys their hashes and
+	// must outlive them (a new key makes every stored set useless).
+	Recovery    RecoveryCodes
+	RecoveryKey []byte
 }
 
 // Machine runs the login steps. It is safe for concurrent use.
@@ -174,6 +178,9 @@ type Machine struct {
 	now      func() time.Time
 	codeKey  []byte
 	lockout  *Lockout
+	// recovery keeps the recovery codes, hashed under recoveryKey.
+	recovery    RecoveryCodes
+	recoveryKey []byte
 }
 
 // New builds a Machine.
@@ -187,7 +194,7 @@ func New(d Deps) *Machine {
 	m := &Machine{
 		cfg: d.Config, accounts: d.Accounts, factors: d.Factors, signups: d.Signups, hasher: d.Hasher,
 		sealer: d.Sealer, passkeys: d.Passkeys, sessions: d.Sessions, mailer: d.Mailer, events: d.Events,
-		now: d.Clock, codeKey: d.CodeKey,
+		now: d.Clock, codeKey: d.CodeKey, recovery: d.Recovery, recoveryKey: d.RecoveryKey,
 	}
 	m.lockout = &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events, locked: m.noticeLocked}
 	return m
@@ -209,6 +216,9 @@ type Login struct {
 	LegacyConsole string
 	// Locale is the language of the request (a sign-up's mail and account).
 	Locale string
+	// RecoveryCodes are the codes of a set the step handed out (the first
+	// second factor enrolled), to show once; nil for none.
+	RecoveryCodes []string
 }
 
 // Result is the answer of a step: {"next": STEP, …} (CONTRACT §5).
