@@ -1,0 +1,101 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"unigate/config"
+)
+
+// CONTRACT §10 recovery codes over HTTP: handed out by the first second
+// factor, offered at mfa, single use, X-Auth-MFA recovery_code, a new set
+// from settings with a recent proof, revoked with the last factor.
+func TestRecoveryCodesOverHTTP(t *testing.T) {
+	h := newHarness(t)
+	h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("alice@example.com", "correct horse battery")
+	r := b.do("POST", accountURL+"/api/v1/me/mfa/totp", map[string]string{})
+	secret := r.json(t)["secret"].(string)
+	r = b.do("POST", accountURL+"/api/v1/me/mfa/totp/confirm", map[string]string{"code": totpCode(t, secret, h.clock.Now())})
+	codes, _ := r.json(t)["recovery_codes"].([]any)
+	if r.StatusCode != 200 || len(codes) != 10 {
+		t.Fatalf("confirm of the first factor: %d %s, want 10 recovery codes", r.StatusCode, r.body)
+	}
+	if _, ok := r.json(t)["next"]; ok {
+		t.Errorf("a settings enrollment answers a next step: %s", r.body)
+	}
+	r = b.do("GET", accountURL+"/api/v1/me/mfa/recovery-codes", nil)
+	if r.StatusCode != 200 || r.json(t)["remaining"] != float64(10) {
+		t.Fatalf("status: %d %s", r.StatusCode, r.body)
+	}
+
+	toMFA := func() *browser {
+		x := h.browser()
+		x.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
+		r := x.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"})
+		if m := r.json(t); m["next"] != "mfa" || !strings.Contains(fmt.Sprint(m["mfa_methods"]), "recovery_code") {
+			t.Fatalf("after password: %s", r.body)
+		}
+		return x
+	}
+	x := toMFA()
+	code := strings.ToUpper(strings.ReplaceAll(codes[0].(string), "-", ""))
+	r = x.do("POST", accountURL+"/api/v1/login/recovery-code", map[string]string{"code": code})
+	if r.StatusCode != 200 || r.json(t)["next"] != "done" {
+		t.Fatalf("recovery code: %d %s", r.StatusCode, r.body)
+	}
+	x.enter("scaleway")
+	x.do("GET", scalewayURL+"/", nil)
+	if got := h.scaleway.last(t).Header.Get("X-Auth-MFA"); got != "recovery_code" {
+		t.Errorf("X-Auth-MFA: got %q, want recovery_code", got)
+	}
+	if r := toMFA().do("POST", accountURL+"/api/v1/login/recovery-code", map[string]string{"code": codes[0].(string)}); r.StatusCode != 401 || r.json(t)["error"] != "invalid_code" {
+		t.Errorf("the code again: %d %s", r.StatusCode, r.body)
+	}
+
+	// A new set needs a recent proof; the old set dies.
+	r = b.do("POST", accountURL+"/api/v1/me/mfa/recovery-codes", map[string]string{})
+	fresh, _ := r.json(t)["codes"].([]any)
+	if r.StatusCode != 201 || len(fresh) != 10 {
+		t.Fatalf("new set: %d %s", r.StatusCode, r.body)
+	}
+	if r := toMFA().do("POST", accountURL+"/api/v1/login/recovery-code", map[string]string{"code": codes[1].(string)}); r.StatusCode != 401 {
+		t.Errorf("a code of the old set: %d %s", r.StatusCode, r.body)
+	}
+	h.clock.Advance(6 * time.Minute)
+	if r := b.do("POST", accountURL+"/api/v1/me/mfa/recovery-codes", map[string]string{}); r.StatusCode != 403 || r.json(t)["error"] != "reauth_required" {
+		t.Errorf("without a recent proof: %d %s", r.StatusCode, r.body)
+	}
+
+	// The last second factor goes, and the set with it.
+	if r := b.do("POST", accountURL+"/api/v1/me/reauth", map[string]string{"password": "correct horse battery"}); r.StatusCode != 204 {
+		t.Fatalf("reauth: %d %s", r.StatusCode, r.body)
+	}
+	if r := b.do("DELETE", accountURL+"/api/v1/me/mfa/totp", nil); r.StatusCode != 204 {
+		t.Fatalf("remove totp: %d %s", r.StatusCode, r.body)
+	}
+	if r := b.do("GET", accountURL+"/api/v1/me/mfa/recovery-codes", nil); r.StatusCode != 404 || r.json(t)["error"] != "not_found" {
+		t.Errorf("after the last factor: %d %s, want 404 not_found", r.StatusCode, r.body)
+	}
+}
+
+// Inside a login (enroll_mfa), the confirm answers the next step and the set.
+func TestRecoveryCodesAtEnrollmentInsideALogin(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Login.RequireMFA = true })
+	h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
+	if r := b.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"}); r.json(t)["next"] != "enroll_mfa" {
+		t.Fatalf("password: %s", r.body)
+	}
+	r := b.do("POST", accountURL+"/api/v1/me/mfa/totp", map[string]string{})
+	secret := r.json(t)["secret"].(string)
+	r = b.do("POST", accountURL+"/api/v1/me/mfa/totp/confirm", map[string]string{"code": totpCode(t, secret, h.clock.Now())})
+	m := r.json(t)
+	if codes, _ := m["recovery_codes"].([]any); r.StatusCode != 200 || m["next"] != "done" || len(codes) != 10 {
+		t.Fatalf("confirm inside a login: %d %s", r.StatusCode, r.body)
+	}
+}
