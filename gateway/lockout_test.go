@@ -62,11 +62,32 @@ func TestAStrangerDoesNotLockTheOwnerOut(t *testing.T) {
 			r := b.do("GET", accountURL+"/login/sso/google", nil)
 			return b.callback(op.Client, r.Header.Get("Location"), "google")
 		}},
+		// Last: with a passkey, the account has a second factor.
+		{name: "passkey from the stranger's own network", want: 200, signIn: func(b *browser) *response {
+			passkey := newSoftPasskey(t, "account.test", accountURL)
+			owner := h.browser() // registered from settings, on yet another network
+			owner.login("alice@example.com", "correct horse battery")
+			r := owner.do("POST", accountURL+"/api/v1/me/mfa/passkeys/options", map[string]string{})
+			if r.StatusCode != 200 {
+				t.Fatalf("passkey options: %d %s", r.StatusCode, r.body)
+			}
+			if r := owner.do("POST", accountURL+"/api/v1/me/mfa/passkeys", passkey.register(t, r.body)); r.StatusCode != 201 {
+				t.Fatalf("passkey registration: %d %s", r.StatusCode, r.body)
+			}
+			if r := b.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"}); r.StatusCode != 200 {
+				t.Fatalf("identify: %d %s", r.StatusCode, r.body)
+			}
+			r = b.do("POST", accountURL+"/api/v1/login/passkey/options", map[string]string{})
+			if r.StatusCode != 200 {
+				t.Fatalf("passkey options: %d %s", r.StatusCode, r.body)
+			}
+			return b.do("POST", accountURL+"/api/v1/login/passkey", passkey.assert(t, r.body))
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ip := "198.51.100.7"
-			if strings.HasPrefix(tc.name, "SSO") {
+			if !strings.HasPrefix(tc.name, "password") {
 				ip = "203.0.113.66"
 			}
 			b := from(ip)
