@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"unigate/login"
 	"unigate/session"
@@ -28,6 +29,10 @@ type loginPage struct {
 	Providers  []string // identity providers configured, for the buttons
 	CodeSent   bool     // an email code was sent in this login
 	TOTP       *totpEnrollView
+	// RecoveryCodes: the set the first second factor handed out, shown once
+	// (step "recovery_codes"), then Continue goes on.
+	RecoveryCodes []string
+	Continue      string
 }
 
 // Has reports whether list holds v (for the templates).
@@ -259,6 +264,9 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	case "totp":
 		page.Step = "mfa"
 		res, err = s.runStep(w, r, f.Get("code"), s.login.TOTP)
+	case "recovery_code":
+		page.Step = "mfa"
+		res, err = s.runStep(w, r, f.Get("code"), s.login.RecoveryCode)
 	case "totp_confirm":
 		page.Step = "enroll_mfa"
 		res, err = s.confirmTOTP(w, r, f.Get("code"))
@@ -295,16 +303,25 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, ae.Status, "login", page)
 		return
 	}
-	if res == nil || res.Next != session.StepDone {
-		http.Redirect(w, r, loginPath, http.StatusSeeOther)
-		return
-	}
-	target := res.Redirect
-	if target == "" {
-		target = "/consoles"
-		if page.Base != "" {
-			target = "/"
+	target := loginPath
+	if res != nil && res.Next == session.StepDone {
+		target = res.Redirect
+		if target == "" {
+			target = "/consoles"
+			if page.Base != "" {
+				target = "/"
+			}
 		}
+	}
+	if res != nil && len(res.RecoveryCodes) > 0 {
+		// Shown once, before going on (CONTRACT §10). A console's handoff
+		// link would die while the codes are copied: the chooser instead.
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+			target = "/consoles"
+		}
+		page.Step, page.RecoveryCodes, page.Continue = "recovery_codes", res.RecoveryCodes, target
+		s.render(w, r, http.StatusOK, "login", page)
+		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

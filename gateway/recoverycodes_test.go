@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +99,41 @@ func TestRecoveryCodesAtEnrollmentInsideALogin(t *testing.T) {
 	m := r.json(t)
 	if codes, _ := m["recovery_codes"].([]any); r.StatusCode != 200 || m["next"] != "done" || len(codes) != 10 {
 		t.Fatalf("confirm inside a login: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// The pages alone: the set is shown once after the first factor is
+// confirmed inside a login, and a code signs in from the mfa page.
+func TestRecoveryCodesOnThePages(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Login.RequireMFA = true })
+	h.createAccount("alice@example.com", "correct horse battery")
+	formLogin := func(b *browser) {
+		t.Helper()
+		b.do("POST", accountURL+"/login", url.Values{"step": {"identify"}, "email": {"alice@example.com"}})
+		if r := b.do("POST", accountURL+"/login", url.Values{"step": {"password"}, "password": {"correct horse battery"}}); r.StatusCode != 303 {
+			t.Fatalf("password: %d", r.StatusCode)
+		}
+	}
+	b := h.browser()
+	formLogin(b)
+	page := b.do("GET", accountURL+"/login", nil)
+	m := regexp.MustCompile(`<code>([A-Z2-7]+)</code>`).FindSubmatch(page.body)
+	if m == nil {
+		t.Fatalf("no TOTP key on the enrollment page:\n%s", page.body)
+	}
+	r := b.do("POST", accountURL+"/login", url.Values{"step": {"totp_confirm"}, "code": {totpCode(t, string(m[1]), h.clock.Now())}})
+	codes := regexp.MustCompile(`<li><code>([2-9a-z]{5}-[2-9a-z]{5})</code></li>`).FindAllSubmatch(r.body, -1)
+	if r.StatusCode != 200 || len(codes) != 10 || !strings.Contains(string(r.body), `href="/consoles"`) {
+		t.Fatalf("after the confirm: %d, %d codes shown:\n%s", r.StatusCode, len(codes), r.body)
+	}
+
+	x := h.browser()
+	formLogin(x)
+	if page := x.do("GET", accountURL+"/login", nil); !strings.Contains(string(page.body), `value="recovery_code"`) {
+		t.Fatalf("the mfa page offers no recovery code:\n%s", page.body)
+	}
+	r = x.do("POST", accountURL+"/login", url.Values{"step": {"recovery_code"}, "code": {string(codes[3][1])}})
+	if r.StatusCode != 303 || r.Header.Get("Location") != "/consoles" {
+		t.Fatalf("recovery code: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 }
