@@ -155,7 +155,10 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 		return nil, err
 	}
 	sess := l.Session
-	att, err := m.lockout.Begin(ctx, sess.Email, l.Client, "email_code")
+	// The mailbox is a flagged account's only way in: a stranger's guesses
+	// must not close it (issue 16 finding 7). The code itself bounds them:
+	// five tries, and the hourly budgets of mailed codes.
+	att, err := m.lockout.beginRecovery(ctx, sess.Email, l.Client, "email_code")
 	if err != nil {
 		return nil, err
 	}

@@ -348,3 +348,26 @@ func TestAStrangerCannotSpendTheOwnersCodes(t *testing.T) {
 		t.Fatalf("the owner's sign-in: %+v, %v", res, err)
 	}
 }
+
+// A flagged account's only way in, the email code, is not closed by the
+// consecutive lock a stranger's guesses put on it (issue 16 finding 7); the
+// owner's login lifts the lock.
+func TestConsecutiveLockLeavesAFlaggedAccountItsEmailCode(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxFailures = 2; c.MaxConsecutiveFailures = 4 })
+	a := f.account("flagged@example.com", "", func(a *accounts.Account) { a.PasswordSetRequired = true })
+	for i := range 4 {
+		_, err := f.m.VerifyEmailCode(f.ctx, f.from(a.Email, network(i)), "12345678")
+		wantErr(t, err, ErrInvalidCode)
+	}
+	if st, _ := LockStateOf(f.ctx, f.sessions, a.Email, 4); !st.Locked {
+		t.Fatalf("lock state %+v, want locked", st)
+	}
+	l := f.from(a.Email, network(50))
+	if err := f.m.SendEmailCode(f.ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.m.VerifyEmailCode(f.ctx, l, f.mail.lastCode())
+	if err != nil || res.Next != session.StepSetPassword {
+		t.Fatalf("the owner's code: %+v, %v", res, err)
+	}
+}

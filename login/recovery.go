@@ -50,7 +50,7 @@ func (m *Machine) RecoveryCode(ctx context.Context, l *Login, rawCode string) (*
 	}
 	sess := l.Session
 	begin := m.lockout.Begin
-	if resetting(sess) {
+	if ownerRecovering(sess) {
 		begin = m.lockout.beginRecovery
 	}
 	att, err := begin(ctx, sess.Email, l.Client, "recovery_code")

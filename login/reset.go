@@ -39,6 +39,12 @@ func resetBinding(sess *session.Session) string { return sess.Handle + ":reset" 
 // resetting: the login's mailbox was proven by a reset code.
 func resetting(sess *session.Session) bool { return slices.Contains(sess.Factors, factorResetCode) }
 
+// ownerRecovering: the login is the owner's way back in, through the mailbox (a
+// reset, or the email code of an account the unification flagged, its only
+// way in): its guesses are counted but not refused by the consecutive lock,
+// which only this way (or an operator) lifts (issue 16 findings 6, 7).
+func ownerRecovering(sess *session.Session) bool { return resetting(sess) || emailCodeFirst(sess) }
+
 // StartReset is POST /login/reset: a reset code mailed to the login's
 // address if it has an account; the same answer, the same work and the
 // same limits for an unknown address (ASVS V6.3.8).

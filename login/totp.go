@@ -18,7 +18,7 @@ func (m *Machine) TOTP(ctx context.Context, l *Login, rawCode string) (*Result, 
 	}
 	sess := l.Session
 	begin := m.lockout.Begin
-	if resetting(sess) {
+	if ownerRecovering(sess) {
 		begin = m.lockout.beginRecovery // the owner lifting the consecutive lock
 	}
 	att, err := begin(ctx, sess.Email, l.Client, "totp")
