@@ -1,4 +1,4 @@
--- 0013: recovery codes (CONTRACT §10): a set of single-use codes per
+-- 0011: recovery codes (CONTRACT §10): a set of single-use codes per
 -- account, for the day its second factor is lost. See accounts/recovery.go.
 --
 -- Only keyed hashes are stored (HMAC-SHA256 of the account id and the code,
