@@ -47,18 +47,6 @@ func (s *Server) apiPatchProfile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pageSetName is the name form of /settings.
-func (s *Server) pageSetName(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		cur, err := s.requireComplete(r)
-		if err != nil {
-			return "", err
-		}
-		name := r.PostForm.Get("name")
-		return "profile", s.profile.Update(r.Context(), s.actor(r, cur), account.ProfileChange{Name: &name})
-	})
-}
-
 // apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins).
 func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 	var req struct {

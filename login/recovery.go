@@ -117,9 +117,10 @@ func (m *Machine) newRecoveryCodes(ctx context.Context, l *Login, accountID stri
 	return codes, nil
 }
 
-// firstRecoveryCodes hands out a set when the account's first second factor
-// was just enrolled and it has none (CONTRACT §10); nil otherwise.
-func (m *Machine) firstRecoveryCodes(ctx context.Context, l *Login) ([]string, error) {
+// FirstRecoveryCodes hands out a set when the account's first second factor
+// was just enrolled and it has none (CONTRACT §10); nil otherwise. Enrolled
+// calls it; so does the edge after a factor confirmed from settings.
+func (m *Machine) FirstRecoveryCodes(ctx context.Context, l *Login) ([]string, error) {
 	accountID := l.Session.AccountID
 	f, err := m.mfaOf(ctx, accountID)
 	if err != nil {

@@ -161,7 +161,7 @@ func (m *Machine) Enrolled(ctx context.Context, l *Login, method string) (*Resul
 		return nil, internal(err)
 	}
 	m.events.Audit(ctx, l.Client, "mfa.enroll", sess.AccountID, map[string]string{"method": method})
-	codes, err := m.firstRecoveryCodes(ctx, l)
+	codes, err := m.FirstRecoveryCodes(ctx, l)
 	if err != nil {
 		return nil, err
 	}
