@@ -137,3 +137,23 @@ func TestRecoveryCodesOnThePages(t *testing.T) {
 		t.Fatalf("recovery code: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 }
+
+// The settings page's forms: removing the last second factor there revokes
+// the set too.
+func TestRecoveryCodesRevokedFromTheSettingsPage(t *testing.T) {
+	h := newHarness(t)
+	a := h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("alice@example.com", "correct horse battery")
+	b.enrollTOTP() // from settings: hands out the first set
+	if n, _, err := h.accounts.RecoveryCodes(t.Context(), a.ID); err != nil || n != 10 {
+		t.Fatalf("the set after the first factor: %d, %v", n, err)
+	}
+	r := b.do("POST", accountURL+"/settings/security/totp/delete", url.Values{})
+	if r.StatusCode != 303 {
+		t.Fatalf("remove from the page: %d %s", r.StatusCode, r.body)
+	}
+	if _, _, err := h.accounts.RecoveryCodes(t.Context(), a.ID); err == nil {
+		t.Error("the set outlives the last second factor removed from the page")
+	}
+}
