@@ -48,6 +48,7 @@ func (c *Config) SetDefaults() {
 	orDefault(&l.MaxFailures, 5)
 	orDefault(&l.Lockout, 15*time.Minute)
 	orDefault(&l.IPMaxFailures, 50)
+	orDefault(&l.MaxConsecutiveFailures, 100)
 	orDefault(&l.EmailCodeTTL, 10*time.Minute)
 	orDefault(&l.PasswordMinLength, 12)
 	orDefault(&l.ImportedBcryptCost, 12)

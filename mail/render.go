@@ -116,6 +116,32 @@ type UnifyAnnounceData struct {
 	ScalewayAccounts []string `json:",omitempty"` // ids of the Scaleway accounts it holds
 }
 
+// The security notices (CONTRACT §10): each says what happened to the
+// account, when and from where. Data: NoticeData. None carries a code, a
+// secret or a session id.
+const (
+	// KindPasswordResetCode: the code of a "forgot password". Data: CodeData.
+	KindPasswordResetCode = "password_reset_code"
+	// KindAccountLocked: the consecutive failures locked the account until
+	// its owner resets the password (issue 16 finding 6).
+	KindAccountLocked = "account_locked"
+	// KindPasswordReset: the password was reset.
+	KindPasswordReset = "password_reset"
+	// KindRecoveryCodeUsed: a recovery code signed in; Remaining says how many are left.
+	KindRecoveryCodeUsed = "recovery_code_used"
+	// KindRecoveryCodesCreated: a new set of recovery codes (the old one died).
+	KindRecoveryCodesCreated = "recovery_codes_created"
+)
+
+// NoticeData fills the security notices.
+type NoticeData struct {
+	At        string // when, in UTC ("2026-12-08 10:00 UTC")
+	IP        string // the client's address
+	Device    string // the client's browser, as its User-Agent says
+	Remaining int    // recovery_code_used: the unused codes left
+	SignInURL string // where to sign in or to start a reset; "" leaves the link out
+}
+
 // AccountExistsData fills the account_exists templates.
 type AccountExistsData struct {
 	SignInURL string // where to sign in; "" leaves the link out
@@ -144,6 +170,13 @@ var kinds = map[string]kindSpec{
 	KindSignupCode:    {code: true, priority: 10},
 	KindAccountExists: {priority: 5},
 	KindInvitation:    {priority: 5},
+	// Someone waits for a reset code as for a sign-in code.
+	KindPasswordResetCode: {code: true, priority: 10},
+	// Security notices: before bulk mail, after the codes.
+	KindAccountLocked:        {priority: 5},
+	KindPasswordReset:        {priority: 5},
+	KindRecoveryCodeUsed:     {priority: 5},
+	KindRecoveryCodesCreated: {priority: 5},
 	// Bulk notices: after any mail someone waits for.
 	KindUnifyNotice: {priority: -1, stored: func() any { return new(UnifyNoticeData) }},
 

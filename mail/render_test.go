@@ -99,6 +99,17 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 		"fr/unify_announce":       "Bientôt : vos comptes Dedibox et Scaleway n'en feront plus qu'un",
 		"en/" + KindInvitation:    "You are invited to join Acme",
 		"fr/" + KindInvitation:    "Invitation à rejoindre Acme",
+
+		"en/" + KindPasswordResetCode:    "Your password reset code",
+		"fr/" + KindPasswordResetCode:    "Votre code de réinitialisation du mot de passe",
+		"en/" + KindAccountLocked:        "Your account is locked",
+		"fr/" + KindAccountLocked:        "Votre compte est verrouillé",
+		"en/" + KindPasswordReset:        "Your password was reset",
+		"fr/" + KindPasswordReset:        "Votre mot de passe a été réinitialisé",
+		"en/" + KindRecoveryCodeUsed:     "A recovery code was used",
+		"fr/" + KindRecoveryCodeUsed:     "Un code de récupération a été utilisé",
+		"en/" + KindRecoveryCodesCreated: "New recovery codes were created",
+		"fr/" + KindRecoveryCodesCreated: "De nouveaux codes de récupération ont été créés",
 	}
 	greeting := map[string]string{"en": "Hello,", "fr": "Bonjour,"}
 	for _, tc := range []struct{ locale, want string }{
@@ -109,6 +120,10 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 				var data any = AccountExistsData{SignInURL: "https://account.example.com/login"}
 				if spec.code {
 					data = CodeData{Code: code, ExpiresMinutes: 10}
+				}
+				if isNotice(kind) {
+					data = NoticeData{At: "2025-10-28 09:30 UTC", IP: "192.0.2.1", Device: "Firefox", Remaining: 3,
+						SignInURL: "https://account.example.com/login"}
 				}
 				if kind == KindInvitation {
 					data = InvitationData{Organization: "Acme", Role: "member", InvitedBy: "bob@example.com",
@@ -340,4 +355,13 @@ func TestPickLocale(t *testing.T) {
 			t.Errorf("pickLocale(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// isNotice: kind is a security notice (data NoticeData).
+func isNotice(kind string) bool {
+	switch kind {
+	case KindAccountLocked, KindPasswordReset, KindRecoveryCodeUsed, KindRecoveryCodesCreated:
+		return true
+	}
+	return false
 }

@@ -157,9 +157,12 @@ consoles:
 	if got > rate*1.1 || got < rate*0.5 {
 		t.Errorf("the relay saw %.1f mails/s, want about %d (at most %d)", got, rate, rate)
 	}
-	for i, n := range perSecond {
-		if n > rate+rate/10+3 { // a burst of a tenth of a second may go at once
-			t.Errorf("second %d: %d mails, want at most about %d", i, n, rate)
+	// Two seconds at a time: the cap holds on what is handed to the
+	// relay, and on a loaded machine one SMTP exchange may arrive just after
+	// a second's boundary instead of just before it (36 then 60 was seen).
+	for i := 1; i < len(perSecond); i++ {
+		if n := perSecond[i-1] + perSecond[i]; n > 2*rate+rate/10+3 {
+			t.Errorf("seconds %d and %d: %d mails, want at most about %d", i-1, i, n, 2*rate)
 		}
 	}
 
