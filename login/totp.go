@@ -146,7 +146,13 @@ func (m *Machine) ConfirmTOTP(ctx context.Context, l *Login, rawCode string) (*R
 		return nil, ErrInvalidCode
 	}
 	att.Succeeded(ctx)
-	if err := m.factors.ConfirmTOTP(ctx, sess.AccountID, step, m.now()); err != nil {
+	// Confirm the secret the code was checked against, and only it: a set-up
+	// started meanwhile in another tab replaced it, and confirming that one
+	// would bind the account to a secret no app holds (issue 16 finding 10).
+	switch err := m.factors.ConfirmPendingTOTP(ctx, sess.AccountID, cred.SecretSealed, step, m.now()); {
+	case errors.Is(err, accounts.ErrTOTPReplaced), errors.Is(err, accounts.ErrMFAExists):
+		return nil, ErrNoPendingTOTP
+	case err != nil:
 		return nil, internal(err)
 	}
 	return m.Enrolled(ctx, l, "totp")
