@@ -96,6 +96,8 @@ type Server struct {
 
 	pages   *web.Renderer
 	handler http.Handler
+	// forwardAuthHandler serves forward_auth.listen (forwardauth.go).
+	forwardAuthHandler http.Handler
 
 	// orgs and profile are the self-service of package account.
 	orgs    *account.Orgs
@@ -242,6 +244,7 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: pages: %w", err)
 	}
 	s.handler = s.routes()
+	s.forwardAuthHandler = s.newForwardAuthHandler()
 	return s, nil
 }
 

@@ -104,6 +104,18 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		servers = append(servers, gateway.NewHTTPServer(gw.MetricsHandler(reg), logger))
 		listeners = append(listeners, mln)
 	}
+	if cfg.ForwardAuth.Listen != "" {
+		// Forward-auth for the operator's own edge proxy (CONTRACT §12).
+		fln, err := net.Listen("tcp", cfg.ForwardAuth.Listen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s (forward_auth): %w", cfg.ForwardAuth.Listen, err)
+		}
+		servers = append(servers, gateway.NewHTTPServer(gw.ForwardAuth(), logger))
+		listeners = append(listeners, fln)
+	}
 
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
@@ -117,7 +129,7 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 			}
 		}()
 	}
-	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", public.TLSConfig != nil, "metrics", cfg.Metrics.Listen, "public_url", cfg.Public().String())
+	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", public.TLSConfig != nil, "metrics", cfg.Metrics.Listen, "forward_auth", cfg.ForwardAuth.Listen, "public_url", cfg.Public().String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
