@@ -44,6 +44,12 @@ func (s *Server) newForwardAuthHandler() http.Handler {
 	mux.HandleFunc("GET /forward-auth", func(w http.ResponseWriter, r *http.Request) {
 		s.forwardAuth(w, r, endpointForwardAuth)
 	})
+	// Envoy's ext_authz appends the original path to its path_prefix and
+	// keeps the original method; the X-Forwarded-* headers describe the
+	// request all the same.
+	mux.HandleFunc("/forward-auth/", func(w http.ResponseWriter, r *http.Request) {
+		s.forwardAuth(w, r, endpointForwardAuth)
+	})
 	mux.HandleFunc("GET /auth-request", func(w http.ResponseWriter, r *http.Request) {
 		s.forwardAuth(w, r, endpointAuthRequest)
 	})

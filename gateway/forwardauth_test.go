@@ -170,6 +170,13 @@ func checkForwardAuthIdentity(t *testing.T, h *harness, hdr http.Header) {
 			t.Errorf("got no %s", name)
 		}
 	}
+	checkForwardAuthAssertion(t, h, hdr)
+}
+
+// checkForwardAuthAssertion: the assertion verifies with the JWKS and names
+// the user of X-Auth-User-Id and the console of X-Auth-Console.
+func checkForwardAuthAssertion(t *testing.T, h *harness, hdr http.Header) {
+	t.Helper()
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(h.signer.JWKS(), &set); err != nil {
 		t.Fatal(err)
@@ -182,7 +189,7 @@ func checkForwardAuthIdentity(t *testing.T, h *harness, hdr http.Header) {
 	if err := tok.Claims(set, &claims); err != nil {
 		t.Fatalf("assertion does not verify with the JWKS: %v", err)
 	}
-	if claims.Subject != hdr.Get(upstreams.HeaderUserID) || !claims.Audience.Contains("dedibox") {
+	if claims.Subject != hdr.Get(upstreams.HeaderUserID) || !claims.Audience.Contains(hdr.Get(upstreams.HeaderConsole)) {
 		t.Errorf("got sub %q aud %v, want the user and dedibox", claims.Subject, claims.Audience)
 	}
 }
