@@ -49,6 +49,9 @@ type Deps struct {
 	SSOProviders map[string]sso.Provider
 	// Transport to the upstreams; nil => a tuned transport per console (production).
 	Transport http.RoundTripper
+	// Previous is the gateway this one replaces on a reload (SIGHUP): its
+	// metrics (already registered) and its provisioning queue are taken over.
+	Previous *Server
 }
 
 // Mailer queues one message (rendered from the kind's template in the
@@ -160,7 +163,13 @@ func New(d Deps) (*Server, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(reg)
+	if d.Previous != nil {
+		// One set of collectors for the life of the process: counters go on
+		// across reloads, and nothing is registered twice.
+		s.metrics, s.provisionPoke = d.Previous.metrics, d.Previous.provisionPoke
+	} else {
+		s.metrics = newMetrics(reg)
+	}
 
 	codec, err := session.NewCookieCodec(session.CookieConfig{
 		Name:    cfg.Session.CookieName,
