@@ -70,7 +70,7 @@ func TestForwardAuthAnswers(t *testing.T) {
 		wantLoc    string // Location or X-Auth-Login-URL, prefix
 	}{
 		{name: "untrusted peer with a session and spoofed headers", peer: untrusted, path: "/forward-auth",
-			headers: forwarded(dedibox, "/servers", "Cookie", cookie, "X-Forwarded-For", "127.0.0.1", "X-Auth-User-Id", "admin"),
+			headers:    forwarded(dedibox, "/servers", "Cookie", cookie, "X-Forwarded-For", "127.0.0.1", "X-Auth-User-Id", "admin"),
 			wantStatus: 403, wantCode: "untrusted_proxy"},
 		{name: "untrusted peer on auth-request", peer: untrusted, path: "/auth-request",
 			headers:    []string{"X-Original-URL", "http://" + dedibox + "/servers", "Cookie", cookie},

@@ -176,12 +176,14 @@ func New(d Deps) (*Server, error) {
 		Secure:  s.secure,
 		HashKey: cfg.SessionKey(),
 		MaxAge:  cfg.Session.AbsoluteTimeout,
+		// Cookies of a previous session key still open (keyrotation.go).
+		PreviousHashKeys: cfg.PreviousSessionKeys(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: cookie codec: %w", err)
 	}
 	s.cookies = codec
-	if s.sealer, err = mfa.NewSealer(cfg.SessionKey()); err != nil {
+	if s.sealer, err = mfa.NewSealer(cfg.SessionKey(), cfg.PreviousSessionKeys()...); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.codeKey = deriveKey(cfg.SessionKey(), "unigate email code v1")
@@ -252,7 +254,7 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: pages: %w", err)
 	}
-	s.handler = s.routes()
+	s.handler = s.withCookieRotation(s.routes())
 	s.forwardAuthHandler = s.newForwardAuthHandler()
 	return s, nil
 }

@@ -52,7 +52,7 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	}
 	// The bodies wait in the outbox sealed: they hold one-time codes and
 	// invitation links (issue 16, finding 18).
-	sealer, err := outboxSealer(cfg.SessionKey())
+	sealer, err := outboxSealer(cfg.SessionKey(), cfg.PreviousSessionKeys()...)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +64,20 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 }
 
 // outboxSealer seals the outbox's bodies under a key derived from the
-// session key for that purpose alone (HKDF, mail.OutboxKeyInfo).
-func outboxSealer(sessionKey []byte) (*mfa.Sealer, error) {
+// session key for that purpose alone (HKDF, mail.OutboxKeyInfo); bodies
+// queued under a previous session key still open, to be sent.
+func outboxSealer(sessionKey []byte, previous ...[]byte) (*mfa.Sealer, error) {
 	sub, err := hkdf.Key(sha256.New, sessionKey, nil, mail.OutboxKeyInfo, 32)
 	if err != nil {
 		return nil, fmt.Errorf("mail: outbox key: %w", err)
 	}
-	return mfa.NewSealer(sub)
+	var older [][]byte
+	for _, k := range previous {
+		old, err := hkdf.Key(sha256.New, k, nil, mail.OutboxKeyInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("mail: outbox key: %w", err)
+		}
+		older = append(older, old)
+	}
+	return mfa.NewSealer(sub, older...)
 }

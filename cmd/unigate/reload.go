@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -83,9 +84,14 @@ func (g *generations) build(cfg *config.Config, prev *generation) (*generation, 
 	return gen, nil
 }
 
-// newSigner signs with signing_key_file.
+// newSigner signs with signing_key_file and publishes the previous signing
+// keys beside it in the JWKS (CONTRACT §12 "Key rotation").
 func newSigner(cfg *config.Config) (*upstreams.Signer, error) {
-	return upstreams.NewSigner(cfg.SigningKey(), cfg.Public().String(), time.Now)
+	var previous []*ecdsa.PublicKey
+	for _, k := range cfg.PreviousSigningKeys() {
+		previous = append(previous, &k.PublicKey)
+	}
+	return upstreams.NewRotatedSigner(cfg.SigningKey(), previous, cfg.Public().String(), time.Now)
 }
 
 // liveGateway is what the listeners serve: the current generation.

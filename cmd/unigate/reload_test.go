@@ -24,11 +24,13 @@ type reloadRig struct {
 	t        *testing.T
 	dir      string
 	path     string
-	keys     []string
+	keys     []string // session key, signing key
+	previous []string // previous session key, previous signing key ("" none)
 	upstream string
 	addr     string // public listener
 	metrics  string // metrics listener
 	logs     *syncWriter
+	acc      accounts.Store
 	hup      chan os.Signal
 	outcome  chan error
 }
@@ -43,6 +45,8 @@ metrics:
 secrets:
   session_key_file: %q
   signing_key_file: %q
+  previous_session_key_files: %s
+  previous_signing_key_files: %s
 session:
   store: memory
 accounts:
@@ -53,10 +57,18 @@ consoles:
     hosts: [dedibox.localhost]
     upstream: %q
     public_paths: %s
-%s`, r.metrics, r.keys[0], r.keys[1], filepath.Join(r.dir, "accounts.db"), r.upstream, publicPaths, extra)
+%s`, r.metrics, r.keys[0], r.keys[1], yamlList(r.previous, 0), yamlList(r.previous, 1), filepath.Join(r.dir, "accounts.db"), r.upstream, publicPaths, extra)
 	if err := os.WriteFile(r.path, []byte(y), 0o600); err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+// yamlList is a flow list holding previous[i], or [] when there is none.
+func yamlList(previous []string, i int) string {
+	if len(previous) <= i || previous[i] == "" {
+		return "[]"
+	}
+	return fmt.Sprintf("[%q]", previous[i])
 }
 
 // reload sends the signal and waits for its outcome.
@@ -119,6 +131,7 @@ func startReloadRig(t *testing.T, upstream string, publicPaths string) *reloadRi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { acc.Close() })
+	r.acc = acc
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

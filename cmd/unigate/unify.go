@@ -68,15 +68,16 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	rep, err := unify.Run(ctx, store, unify.Options{
-		DediboxPath:  *dedibox,
-		ScalewayPath: *scaleway,
-		DryRun:       *dryRun,
-		Cutoff:       cfg.LegacyCutoff(),
-		SessionKey:   cfg.SessionKey(),
-		SignInURL:    cfg.Public().String() + "/login",
-		Progress:     c.stderr,
-		Workers:      workers,
-		BatchSize:    batch,
+		DediboxPath:         *dedibox,
+		ScalewayPath:        *scaleway,
+		DryRun:              *dryRun,
+		Cutoff:              cfg.LegacyCutoff(),
+		SessionKey:          cfg.SessionKey(),
+		PreviousSessionKeys: cfg.PreviousSessionKeys(),
+		SignInURL:           cfg.Public().String() + "/login",
+		Progress:            c.stderr,
+		Workers:             workers,
+		BatchSize:           batch,
 	})
 	if err != nil {
 		return err
@@ -132,10 +133,11 @@ func (c *cli) unifyVerify(ctx context.Context, args []string) error {
 		return errors.New("unify verify: the account store cannot list imported records")
 	}
 	res, err := unify.Verify(ctx, store, unify.VerifyOptions{
-		DediboxPath:  *dedibox,
-		ScalewayPath: *scaleway,
-		SessionKey:   cfg.SessionKey(),
-		Progress:     c.stderr,
+		DediboxPath:         *dedibox,
+		ScalewayPath:        *scaleway,
+		SessionKey:          cfg.SessionKey(),
+		PreviousSessionKeys: cfg.PreviousSessionKeys(),
+		Progress:            c.stderr,
 	})
 	if err != nil {
 		return err
