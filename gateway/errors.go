@@ -58,6 +58,7 @@ var errorCodes = map[string]codeInfo{
 	"weak_password":            {http.StatusBadRequest, "Choose a password of at least %d characters that is not among the most common ones (at most 256 bytes)."},
 	"rate_limited":             {http.StatusTooManyRequests, "Too many attempts. Try again later."},
 	"no_signup":                {http.StatusBadRequest, "No sign-up is waiting for a code. Start again."},
+	"account_disabled":         {http.StatusForbidden, "This account is disabled. Contact support."},
 	"legacy_login_not_allowed": {http.StatusForbidden, "This sign-in page is only for accounts linked before the unification. Please sign in at the account portal."},
 	"invalid_handoff":          {http.StatusBadRequest, "This sign-in link has expired, was already used or was opened in another browser. Open the console again from your account."},
 	"unknown_provider":         {http.StatusNotFound, "This sign-in provider is not available."},

@@ -28,11 +28,12 @@ import (
 type hostClient struct {
 	t       *testing.T
 	addr    string
+	account string // the account host's origin
 	cookies map[string]map[string]string
 }
 
 func newHostClient(t *testing.T, addr string) *hostClient {
-	return &hostClient{t: t, addr: addr, cookies: map[string]map[string]string{}}
+	return &hostClient{t: t, addr: addr, account: "http://account.localhost:8080", cookies: map[string]map[string]string{}}
 }
 
 // do sends method to rawURL (its host goes in Host) with a JSON body.
@@ -81,7 +82,7 @@ func (c *hostClient) do(method, rawURL string, body any) (*http.Response, []byte
 // step posts one login step and returns its "next".
 func (c *hostClient) step(path string, body any) string {
 	c.t.Helper()
-	resp, data := c.do("POST", "http://account.localhost:8080"+path, body)
+	resp, data := c.do("POST", c.account+path, body)
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("%s: %d %s", path, resp.StatusCode, data)
 	}
@@ -110,7 +111,7 @@ func (c *hostClient) loginTOTP(email, password, secret string, at time.Time) {
 // enter opens the console through the handoff and returns the console host's cookie count.
 func (c *hostClient) enter(console string) {
 	c.t.Helper()
-	resp, data := c.do("POST", "http://account.localhost:8080/api/v1/consoles/"+console+"/enter", map[string]string{})
+	resp, data := c.do("POST", c.account+"/api/v1/consoles/"+console+"/enter", map[string]string{})
 	if resp.StatusCode != 200 {
 		c.t.Fatalf("enter: %d %s", resp.StatusCode, data)
 	}
