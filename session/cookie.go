@@ -62,7 +62,7 @@ type CookieCodec struct {
 	sc   *securecookie.SecureCookie
 	// previous verify cookies signed under a rotated-out key; never encode.
 	previous []*securecookie.SecureCookie
-	opts sessions.Options
+	opts     sessions.Options
 	// decoded remembers values already verified (see decodedCookie).
 	decoded  sync.Map
 	decodedN atomic.Int64
