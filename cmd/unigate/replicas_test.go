@@ -69,6 +69,7 @@ consoles:
 	}
 
 	// Two replicas: the same file, their own listen addresses.
+	procs := map[string]*exec.Cmd{}
 	replica := func(name string) string {
 		t.Helper()
 		port, mport := freePort(t), freePort(t)
@@ -87,6 +88,7 @@ consoles:
 			}
 		})
 		waitHealthy(t, "http://127.0.0.1:"+mport+"/healthz")
+		procs[name] = serve
 		return "127.0.0.1:" + port
 	}
 	a, b := replica("a"), replica("b")
@@ -154,6 +156,36 @@ consoles:
 		c.step("/api/v1/login/identify", map[string]string{"email": email})
 		if next := c.step("/api/v1/login/password", map[string]string{"password": password}); next != "done" {
 			t.Fatalf("login after enable: next %q, want done", next)
+		}
+	})
+
+	t.Run("SIGHUP reloads one replica, the other keeps its configuration", func(t *testing.T) {
+		// A public path added to the file: replica a is told, b is not.
+		reloaded := strings.Replace(cfg, "hosts: [console.two.test], upstream: "+fmt.Sprintf("%q", up.URL)+"}",
+			"hosts: [console.two.test], upstream: "+fmt.Sprintf("%q", up.URL)+", public_paths: [\"/servers\"]}", 1)
+		if reloaded == cfg {
+			t.Fatal("the configuration did not change")
+		}
+		if err := os.WriteFile(cfgPath, []byte(reloaded), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := procs["a"].Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		anonymous := func(addr string) int {
+			c := newHostClient(t, addr)
+			resp, _ := c.do("GET", "http://console.two.test:8080/servers", nil)
+			return resp.StatusCode
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for anonymous(a) != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatal("replica a does not serve the new public path 10s after SIGHUP")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if code := anonymous(b); code != http.StatusUnauthorized {
+			t.Errorf("replica b (no SIGHUP): got %d, want 401", code)
 		}
 	})
 }
