@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"unigate/config"
+	"unigate/session"
 	"unigate/upstreams"
 )
 
@@ -200,4 +201,63 @@ func TestForwardAuthTrustsNoOneByDefault(t *testing.T) {
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("got %d, want 403: no proxy is trusted", rec.Code)
 	}
+}
+
+// TestForwardAuthStoreDownFailsClosed: a session store that does not
+// answer is never a pass: 503 and no identity (CONTRACT §7).
+func TestForwardAuthStoreDownFailsClosed(t *testing.T) {
+	store := &failingStore{Store: session.NewMemoryStore(nil)}
+	h := newHarnessWithStore(t, store, trustLoopback)
+	h.createAccount("down@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("down@example.com", "correct horse battery")
+	b.enter("dedibox")
+	c := b.cookie("console.online.test")
+	store.down.Store(true)
+	for _, path := range []string{"/forward-auth", "/auth-request"} {
+		rec := forwardAuthAsk(h, "127.0.0.1:40000", path, forwarded("console.online.test", "/servers", "Cookie", c.Name+"="+c.Value)...)
+		if rec.Code != http.StatusServiceUnavailable || len(authHeaders(rec.Header())) > 0 {
+			t.Errorf("%s while the store is down: got %d with %v, want 503 and no identity", path, rec.Code, authHeaders(rec.Header()))
+		}
+	}
+	// Public paths need no session: they still pass.
+	if rec := forwardAuthAsk(h, "127.0.0.1:40000", "/forward-auth", forwarded("console.online.test", "/api/x")...); rec.Code != http.StatusOK {
+		t.Errorf("a public path while the store is down: got %d, want 200", rec.Code)
+	}
+}
+
+// FuzzOriginalRequest: whatever the headers say, originalRequest never
+// panics, and what it accepts names a valid host and an origin-form path
+// or an absolute URL of http(s).
+func FuzzOriginalRequest(f *testing.F) {
+	for _, seed := range [][4]string{
+		{"GET", "console.online.test:8080", "/servers?x=1", ""},
+		{"POST", "console.online.test", "/api/../x", ""},
+		{"", "", "", "http://console.online.test/servers"},
+		{"GET /x", "evil", "relative", "/servers"},
+		{"GET", "a,b", "//x", "https://u:p@h/"},
+		{"GET", "[::1]:80", "/%2e%2e/", "http://[::1/"},
+	} {
+		f.Add(seed[0], seed[1], seed[2], seed[3])
+	}
+	f.Fuzz(func(t *testing.T, method, host, uri, original string) {
+		for _, endpoint := range []string{endpointForwardAuth, endpointAuthRequest} {
+			r := httptest.NewRequest("GET", "http://127.0.0.1:9091/x", nil)
+			for k, v := range map[string]string{"X-Forwarded-Method": method, "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "X-Original-URL": original} {
+				if v != "" {
+					r.Header[k] = []string{v}
+				}
+			}
+			orig, err := originalRequest(r, endpoint)
+			if err != nil {
+				continue
+			}
+			if !validHostPort(orig.Host) || !validMethod(orig.Method) {
+				t.Fatalf("accepted host %q method %q", orig.Host, orig.Method)
+			}
+			if !strings.HasPrefix(orig.RequestURI, "/") && !strings.HasPrefix(orig.RequestURI, "http://") && !strings.HasPrefix(orig.RequestURI, "https://") {
+				t.Fatalf("accepted request target %q", orig.RequestURI)
+			}
+		}
+	})
 }
