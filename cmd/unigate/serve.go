@@ -130,6 +130,8 @@ func serveGateway(ctx context.Context, setup serveSetup) error {
 		listeners = append(listeners, fln)
 	}
 
+	// Read before Serve runs: net/http configures HTTP/2 into TLSConfig then.
+	tlsOn := public.TLSConfig != nil
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -142,7 +144,7 @@ func serveGateway(ctx context.Context, setup serveSetup) error {
 			}
 		}()
 	}
-	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", public.TLSConfig != nil, "metrics", cfg.Metrics.Listen, "forward_auth", cfg.ForwardAuth.Listen, "public_url", cfg.Public().String())
+	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", tlsOn, "metrics", cfg.Metrics.Listen, "forward_auth", cfg.ForwardAuth.Listen, "public_url", cfg.Public().String())
 	if setup.ready != nil {
 		setup.ready(ln.Addr().String())
 	}
