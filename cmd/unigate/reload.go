@@ -47,6 +47,9 @@ type generations struct {
 	acc    accounts.Store
 	logger *slog.Logger
 	reg    prometheus.Registerer
+	// hasher bounds the password hashes running at once for the whole
+	// process: one, whatever the generation.
+	hasher *accounts.Hasher
 }
 
 // build makes a generation from cfg; prev is the one it replaces (nil at start).
@@ -69,7 +72,7 @@ func (g *generations) build(cfg *config.Config, prev *generation) (*generation, 
 		Config:   cfg,
 		Sessions: g.store,
 		Accounts: g.acc,
-		Hasher:   accounts.NewHasher(0),
+		Hasher:   g.hasher,
 		Signer:   signer,
 		Logger:   g.logger,
 		Registry: g.reg,
@@ -229,6 +232,10 @@ func (r *reloader) apply(cfg *config.Config) error {
 		r.logger.Warn("config: "+key+": changed, applied only after a restart; the running value is kept", "key", key)
 	}
 	r.live.cur.Store(gen)
+	// The replaced gateway's idle upstream connections go now, those of its
+	// requests still in flight once they are likely done.
+	old.gw.CloseIdleConnections()
+	time.AfterFunc(max(cfg.ShutdownGrace, time.Minute), old.gw.CloseIdleConnections)
 	if r.setup.level != nil {
 		r.setup.level.Set(parseLevel(cfg.Log.Level))
 	}

@@ -82,7 +82,7 @@ func serveGateway(ctx context.Context, setup serveSetup) error {
 		return err
 	}
 	reg := gateway.NewMetricsRegistry()
-	gens := &generations{store: setup.store, acc: setup.acc, logger: logger, reg: reg}
+	gens := &generations{store: setup.store, acc: setup.acc, logger: logger, reg: reg, hasher: accounts.NewHasher(0)}
 	gen, err := gens.build(cfg, nil)
 	if err != nil {
 		return fail(err)
