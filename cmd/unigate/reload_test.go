@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -111,7 +113,8 @@ func (r *reloadRig) metric(line string) bool {
 	return strings.Contains(string(b), line)
 }
 
-func startReloadRig(t *testing.T, upstream string, publicPaths string) *reloadRig {
+// startReloadRig serves the rig's file written with publicPaths and extra.
+func startReloadRig(t *testing.T, upstream string, publicPaths string, extra ...string) *reloadRig {
 	t.Helper()
 	dir := t.TempDir()
 	keys, err := generateKeys(filepath.Join(dir, "keys"))
@@ -120,7 +123,7 @@ func startReloadRig(t *testing.T, upstream string, publicPaths string) *reloadRi
 	}
 	r := &reloadRig{t: t, dir: dir, path: filepath.Join(dir, "config.yaml"), keys: keys, upstream: upstream,
 		metrics: "127.0.0.1:" + freePort(t), logs: &syncWriter{}, hup: make(chan os.Signal, 1), outcome: make(chan error, 1)}
-	r.write(publicPaths, "")
+	r.write(publicPaths, strings.Join(extra, ""))
 	load := func() (*config.Config, error) { return config.Load(r.path, func(string) string { return "" }) }
 	cfg, err := load()
 	if err != nil {
@@ -245,5 +248,50 @@ func TestReload(t *testing.T) {
 		if !rig.metric(want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestReloadTLSCertificate: a reload that names other certificate files
+// serves the new certificate from the next handshake (CONTRACT §12).
+func TestReloadTLSCertificate(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	dir := t.TempDir()
+	tlsConf := func(name string) (string, *x509.Certificate) {
+		certFile, keyFile := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+		cert := writeCert(t, certFile, keyFile)
+		return fmt.Sprintf("tls: {cert_file: %q, key_file: %q}\n", certFile, keyFile), cert
+	}
+	firstConf, first := tlsConf("first")
+	rig := startReloadRig(t, up.URL, `[]`, firstConf)
+	served := func() *x509.Certificate {
+		t.Helper()
+		conn, err := tls.Dial("tcp", rig.addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0]
+	}
+	if !served().Equal(first) {
+		t.Fatal("the first certificate is not served")
+	}
+	secondConf, second := tlsConf("second")
+	rig.write(`[]`, secondConf)
+	if err := rig.reload(); err != nil {
+		t.Fatalf("reload: %v\n%s", err, rig.logs)
+	}
+	if !served().Equal(second) {
+		t.Error("after the reload: the new certificate is not served")
+	}
+	rig.write(`[]`, "") // TLS off: needs a restart, the listener keeps its certificate
+	if err := rig.reload(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if !served().Equal(second) {
+		t.Error("TLS turned off by a reload: the listener must keep serving the last certificate")
+	}
+	if !strings.Contains(rig.logs.String(), `"msg":"config: tls: changed, applied only after a restart`) {
+		t.Errorf("the log does not say that TLS on or off needs a restart:\n%s", rig.logs)
 	}
 }
