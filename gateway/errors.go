@@ -37,16 +37,12 @@ var errorCodes = map[string]codeInfo{
 	"method_not_allowed":     {http.StatusMethodNotAllowed, "This method is not allowed here."},
 	"invalid_host":           {http.StatusBadRequest, "The Host header is not valid."},
 	"unknown_host":           {http.StatusMisdirectedRequest, "This host is not served here."},
-	// Forward-auth (CONTRACT §12): who asks, and for which host.
-	"untrusted_proxy":           {http.StatusForbidden, "Only a trusted proxy may ask this."},
-	"forward_auth_unknown_host": {http.StatusForbidden, "This host is not a console served here."},
-	"invalid_forwarded_request": {http.StatusBadRequest, "The forwarded request is not described correctly."},
-	"invalid_path":              {http.StatusBadRequest, "The request path is not valid."},
-	"not_found":                 {http.StatusNotFound, "Not found."},
-	"internal_error":            {http.StatusInternalServerError, "Something went wrong on our side."},
-	"unavailable":               {http.StatusServiceUnavailable, "The service is temporarily unavailable. Please retry in a moment."},
-	"bad_gateway":               {http.StatusBadGateway, "The console is not answering. Please retry in a moment."},
-	"gateway_timeout":           {http.StatusGatewayTimeout, "The console took too long to answer. Please retry in a moment."},
+	"invalid_path":           {http.StatusBadRequest, "The request path is not valid."},
+	"not_found":              {http.StatusNotFound, "Not found."},
+	"internal_error":         {http.StatusInternalServerError, "Something went wrong on our side."},
+	"unavailable":            {http.StatusServiceUnavailable, "The service is temporarily unavailable. Please retry in a moment."},
+	"bad_gateway":            {http.StatusBadGateway, "The console is not answering. Please retry in a moment."},
+	"gateway_timeout":        {http.StatusGatewayTimeout, "The console took too long to answer. Please retry in a moment."},
 
 	// Sessions and sign-in.
 	"unauthenticated":          {http.StatusUnauthorized, "You are not signed in."},
@@ -88,6 +84,11 @@ var errorCodes = map[string]codeInfo{
 	"invalid_name": {http.StatusBadRequest, "Give a name of 1 to 100 characters, without control characters."},
 	"invalid_role": {http.StatusBadRequest, "The role must be owner, admin or member."},
 	"last_owner":   {http.StatusConflict, "An organization needs at least one owner."},
+
+	// Forward-auth (CONTRACT §12): who asks, and for which host.
+	"untrusted_proxy":           {http.StatusForbidden, "Only a trusted proxy may ask this."},
+	"forward_auth_unknown_host": {http.StatusForbidden, "This host is not a console served here."},
+	"invalid_forwarded_request": {http.StatusBadRequest, "The forwarded request is not described correctly."},
 }
 
 // failure is an error the edge itself raises: a code of errorCodes, with

@@ -68,16 +68,17 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 
 	start := time.Now()
 	rep, err := unify.Run(ctx, store, unify.Options{
-		DediboxPath:         *dedibox,
-		ScalewayPath:        *scaleway,
-		DryRun:              *dryRun,
-		Cutoff:              cfg.LegacyCutoff(),
-		SessionKey:          cfg.SessionKey(),
-		PreviousSessionKeys: cfg.PreviousSessionKeys(),
-		SignInURL:           cfg.Public().String() + "/login",
-		Progress:            c.stderr,
-		Workers:             workers,
-		BatchSize:           batch,
+		DediboxPath:  *dedibox,
+		ScalewayPath: *scaleway,
+		DryRun:       *dryRun,
+		Cutoff:       cfg.LegacyCutoff(),
+		SessionKey:   cfg.SessionKey(),
+		SignInURL:    cfg.Public().String() + "/login",
+		Progress:     c.stderr,
+		Workers:      workers,
+		BatchSize:    batch,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
@@ -133,11 +134,12 @@ func (c *cli) unifyVerify(ctx context.Context, args []string) error {
 		return errors.New("unify verify: the account store cannot list imported records")
 	}
 	res, err := unify.Verify(ctx, store, unify.VerifyOptions{
-		DediboxPath:         *dedibox,
-		ScalewayPath:        *scaleway,
-		SessionKey:          cfg.SessionKey(),
-		PreviousSessionKeys: cfg.PreviousSessionKeys(),
-		Progress:            c.stderr,
+		DediboxPath:  *dedibox,
+		ScalewayPath: *scaleway,
+		SessionKey:   cfg.SessionKey(),
+		Progress:     c.stderr,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
