@@ -112,15 +112,10 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, endpoint st
 		return
 	}
 	orig = withSite(orig, site)
-	raw := upstreams.RequestPath(orig)
-	if raw == "/.auth" || strings.HasPrefix(raw, "/.auth/") {
-		// The gateway's own paths: the proxy sends them to the gateway,
-		// which answers them itself; nothing is decided here.
-		result = "public"
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	d := s.access.Decide(access.Request{HTTP: orig, Host: site.host, Method: orig.Method, Path: raw, Console: c.access})
+	// The console host's /.auth/* paths are routed to the gateway itself
+	// and never asked about; if a proxy asks anyway they get the same
+	// decision as any path, never a pass of their own.
+	d := s.access.Decide(access.Request{HTTP: orig, Host: site.host, Method: orig.Method, Path: upstreams.RequestPath(orig), Console: c.access})
 	result = d.Kind.String()
 	switch d.Kind {
 	case access.Public:

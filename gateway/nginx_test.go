@@ -220,6 +220,19 @@ func TestNginxForwardAuth(t *testing.T) {
 		}
 	})
 
+	t.Run("a public prefix with a dot segment: refused, nothing upstream", func(t *testing.T) {
+		before := h.dedibox.count()
+		for _, path := range []string{"/api/../servers", "/api/%2e%2e/servers", "/.auth/../servers"} {
+			r := viaNginx(t, h.browser(), nginx, "GET", dediboxURL+path)
+			if r.StatusCode < 400 {
+				t.Errorf("%s: got %d, want a refusal", path, r.StatusCode)
+			}
+		}
+		if got := h.dedibox.count(); got != before {
+			t.Errorf("got %d requests upstream, want none", got-before)
+		}
+	})
+
 	h.createAccount("nginx@example.com", "correct horse battery staple")
 	b := h.browser()
 	b.login("nginx@example.com", "correct horse battery staple")
