@@ -164,10 +164,22 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, endpoint st
 			http.Redirect(w, r, s.chooserURL(c.id, s.originalURL(site.host, orig, d.Path)), http.StatusFound)
 			return
 		}
-		s.writeAPIError(w, r, d.Err)
+		s.forwardAuthError(w, r, orig, endpoint, d.Err)
 	default: // BadPath, Forbidden, Unavailable, Failed: the error says which status
-		s.writeAPIError(w, r, d.Err)
+		s.forwardAuthError(w, r, orig, endpoint, d.Err)
 	}
+}
+
+// forwardAuthError answers a refusal. Traefik, Caddy and Envoy hand the
+// answer of /forward-auth to the client: a browser navigation gets the page
+// the gateway's own proxy would show, anything else JSON. nginx shows its
+// own page for /auth-request, which answers JSON.
+func (s *Server) forwardAuthError(w http.ResponseWriter, r, orig *http.Request, endpoint string, err error) {
+	if endpoint == endpointForwardAuth {
+		s.consoleError(w, orig, err)
+		return
+	}
+	s.writeAPIError(w, r, err)
 }
 
 var errIdentityRefused = fail("internal_error")

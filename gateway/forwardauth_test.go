@@ -222,6 +222,11 @@ func TestForwardAuthStoreDownFailsClosed(t *testing.T) {
 			t.Errorf("%s while the store is down: got %d with %v, want 503 and no identity", path, rec.Code, authHeaders(rec.Header()))
 		}
 	}
+	// A navigation through Traefik or Caddy gets the gateway's page.
+	rec := forwardAuthAsk(h, "127.0.0.1:40000", "/forward-auth", forwarded("console.online.test", "/servers", "Cookie", c.Name+"="+c.Value, "Accept", "text/html")...)
+	if rec.Code != http.StatusServiceUnavailable || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("a navigation while the store is down: got %d %q, want 503 and a page", rec.Code, rec.Header().Get("Content-Type"))
+	}
 	// Public paths need no session: they still pass.
 	if rec := forwardAuthAsk(h, "127.0.0.1:40000", "/forward-auth", forwarded("console.online.test", "/api/x")...); rec.Code != http.StatusOK {
 		t.Errorf("a public path while the store is down: got %d, want 200", rec.Code)
