@@ -80,6 +80,8 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 		Progress:     c.stderr,
 		Workers:      workers,
 		BatchSize:    batch,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
@@ -139,6 +141,8 @@ func (c *cli) unifyVerify(ctx context.Context, args []string) error {
 		ScalewayPath: *scaleway,
 		SessionKey:   cfg.SessionKey(),
 		Progress:     c.stderr,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
