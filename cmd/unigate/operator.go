@@ -15,8 +15,8 @@ import (
 	"unigate/config"
 	"unigate/login"
 	"unigate/mail"
-	"unigate/unify"
 	"unigate/session"
+	"unigate/unify"
 )
 
 // The operator commands (CONTRACT §12): look an account up, disable or
