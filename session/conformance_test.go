@@ -90,3 +90,19 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("%d calls with Redis down took %v, want < 3s in all", len(calls), d)
 	}
 }
+
+// The tracking store passes on one node and Sentinel; Cluster clients are
+// refused (see session.TrackingStore).
+func TestTrackingStoreConformance(t *testing.T) {
+	t.Parallel()
+	for _, topo := range []sessiontest.Topology{sessiontest.Single, sessiontest.Sentinel} {
+		t.Run(string(topo), func(t *testing.T) {
+			t.Parallel()
+			c := sessiontest.RedisClient(t, topo)
+			sessiontest.Run(t, func(t *testing.T) session.Store {
+				inner := session.NewRedisStore(c, session.RedisOptions{KeyPrefix: sessiontest.KeyPrefix(t, c)})
+				return session.NewTestTrackingStore(t, inner, c)
+			})
+		})
+	}
+}
