@@ -13,6 +13,7 @@ import (
 type trackedConn struct {
 	net.Conn
 	raw syscall.RawConn // nil when the connection is not a plain socket: never quiet
+	fd  uintptr         // raw's descriptor, valid until Close (which takes mu)
 
 	mu sync.RWMutex
 	// applied: every byte taken from the socket has been handed to go-redis,
@@ -22,12 +23,13 @@ type trackedConn struct {
 	// message read is applied (a message split across two reads excepted:
 	// Redis writes each invalidation, a few hundred bytes, in one write).
 	applied bool
+	closed  bool
 }
 
 func newTrackedConn(c net.Conn) *trackedConn {
 	tc := &trackedConn{Conn: c}
 	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
+		if raw, err := sc.SyscallConn(); err == nil && raw.Control(func(fd uintptr) { tc.fd = fd }) == nil {
 			tc.raw = raw
 		}
 	}
@@ -67,6 +69,15 @@ func (c *trackedConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Close closes the connection; quiet no longer looks at its descriptor,
+// which the system may give to another file.
+func (c *trackedConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
 // quiet reports that every message Redis has sent on this connection so
 // far has been read and applied: go-redis is waiting for bytes and the
 // socket holds none (an end of stream counts as data).
@@ -76,13 +87,7 @@ func (c *trackedConn) quiet() bool {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if !c.applied {
-		return false
-	}
-	empty := false
-	// Control, not Read: it does not wait for the reader's lock on the socket.
-	if err := c.raw.Control(func(fd uintptr) { empty = socketEmpty(fd) }); err != nil {
-		return false
-	}
-	return empty
+	// The descriptor itself, not raw.Control: no closure to allocate on
+	// every hit, and mu keeps Close (so the descriptor's reuse) out.
+	return c.applied && !c.closed && socketEmpty(c.fd)
 }
