@@ -11,6 +11,8 @@
 # Environment (all optional):
 #   LOAD_CONNS=256 LOAD_DURATION=120s IDLE_CONNS=10000 IDLE_HOLD=20s
 #   REDIS_URL=redis://127.0.0.1:6379/0 LOG_LEVEL=info BASE_PORT=18200 KEEP_TMP=1
+#   GOMEMLIMIT=150MiB   passed to the gateway: the Go soft memory limit, which
+#                       makes it return freed memory to the system
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -75,15 +77,24 @@ say "idle: $IDLE_CONNS keep-alive connections held for $IDLE_HOLD"
 ic=$!
 pids+=("$ic")
 peak=0
+memstats=""
 while kill -0 "$ic" 2>/dev/null; do
 	k=$(rss_kib "$g")
 	[ "$k" -gt "$peak" ] && peak=$k
+	if grep -q '^opened=' "$tmp/idle.txt" 2>/dev/null; then
+		# All open and held: where the memory is, from the gateway's own Go collector.
+		memstats=$(curl -fsS --max-time 2 "http://127.0.0.1:$((BASE_PORT + 3))/metrics" 2>/dev/null |
+			awk '/^go_memstats_(stack_inuse|heap_inuse|heap_idle|heap_released|sys)_bytes / { printf "%s=%.0fMiB ", substr($1, 13), $2 / 1048576 } /^go_goroutines / { printf "goroutines=%d ", $2 }')
+		held_rss=$k
+	fi
 	sleep 1
 done
 wait "$ic" || true
 {
 	echo "idle: $(tr '\n' ' ' <"$tmp/idle.txt")"
 	awk -v k="$peak" 'BEGIN { printf "peak RSS with the idle connections: %.1f MiB\n", k / 1024 }'
+	awk -v k="${held_rss:-0}" 'BEGIN { printf "RSS while all are held (last sample): %.1f MiB\n", k / 1024 }'
+	echo "Go memory then: $memstats"
 	echo "RSS after they closed: $(mib "$g") MiB"
 } | tee -a "$report"
 mkdir -p bench/results
