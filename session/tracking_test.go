@@ -252,3 +252,38 @@ func TestTrackingStoreRefusesCluster(t *testing.T) {
 		t.Fatalf("NewTrackingStore(nil client): %v, want ErrTrackingUnsupported", err)
 	}
 }
+
+// BenchmarkStoreHit compares a warm Get of the two caches (the tracking
+// cache pays a socket peek per hit, the pub/sub cache does not).
+func BenchmarkStoreHit(b *testing.B) {
+	c := testRedisClient(b)
+	s := newTestSession(time.Now(), "acct-bench")
+	for _, tc := range []struct {
+		name string
+		make func() Store
+	}{
+		{"Tracking", func() Store {
+			return newTestTrackingStore(b, NewRedisStore(c, RedisOptions{KeyPrefix: testPrefix(b, c)}), c)
+		}},
+		{"Cached", func() Store {
+			return newTestCachedStore(b, NewRedisStore(c, RedisOptions{KeyPrefix: testPrefix(b, c)}), c, CacheOptions{MaxAge: time.Hour})
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			st := tc.make()
+			s := *s
+			mustCreate(b, st, &s, time.Hour)
+			for range 3 {
+				_, _ = st.Get(b.Context(), s.Handle, time.Hour)
+			}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := st.Get(b.Context(), s.Handle, time.Hour); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
