@@ -287,3 +287,33 @@ func BenchmarkStoreHit(b *testing.B) {
 		})
 	}
 }
+
+// TestTrackingStoreRedisGone: when Redis goes away (both links close), the
+// very next Get of a warm session is refused with ErrUnavailable, without
+// waiting for the reader to notice (the closed socket is not quiet); when
+// Redis is back the cache turns on again by itself.
+func TestTrackingStoreRedisGone(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	direct := testRedisClient(t)
+	prefix := testPrefix(t, direct)
+	raw := NewRedisStore(direct, RedisOptions{KeyPrefix: prefix})
+	link := startProxy(t, testRedisAddr(t))
+	client := proxiedClient(t, link.addr)
+	rec := &cmdRecorder{}
+	client.AddHook(rec)
+	r := trackingReplica{newTestTrackingStore(t, NewRedisStore(client, RedisOptions{KeyPrefix: prefix}), client), rec}
+
+	s := newTestSession(time.Now(), "acct-gone")
+	mustCreate(t, raw, s, time.Hour)
+	r.warm(t, s.Handle)
+	link.down()
+	_, err := r.Get(ctx, s.Handle, time.Hour)
+	wantErr(t, "Get of a warm session right after Redis went away", err, ErrUnavailable)
+
+	if err := link.up(); err != nil {
+		t.Skipf("cannot listen on %s again: %v", link.addr, err)
+	}
+	waitFor(t, 5*time.Second, "the cache to turn on again", r.healthy.Load)
+	r.warm(t, s.Handle)
+}
