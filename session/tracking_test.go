@@ -317,3 +317,12 @@ func TestTrackingStoreRedisGone(t *testing.T) {
 	waitFor(t, 5*time.Second, "the cache to turn on again", r.healthy.Load)
 	r.warm(t, s.Handle)
 }
+
+// TestHandleOfAllocs: HandleOf is on every request's path (the cookie's
+// token to the store's handle): one allocation, the string it returns.
+func TestHandleOfAllocs(t *testing.T) {
+	token := NewToken()
+	if got := testing.AllocsPerRun(100, func() { _ = HandleOf(token) }); got > 1 {
+		t.Fatalf("HandleOf: %v allocations per call, want 1", got)
+	}
+}
