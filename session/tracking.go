@@ -24,10 +24,10 @@ import (
 // and subscribes to __redis__:invalidate. From then on Redis sends that
 // connection the name of every session key any client changes, deletes or
 // lets expire, whoever wrote it: no replica needs to publish anything, and no
-// write can be missed while the connection lives. Redis queues the message
-// before it answers the write (BCAST messages go out in the same event-loop
-// turn, ahead of the replies), so by the time a revocation has been answered
-// the invalidation is already on its way to, or in, every replica's socket.
+// write can be missed while the connection lives. Redis writes the message
+// in the same event-loop turn as its reply to the write, so by the time a
+// revocation has been answered the invalidation is on its way to every
+// replica's socket, and a hit waits for it there (see quiet below).
 //
 // A cached session is served only while all of these hold:
 //   - the tracking connection is up and Redis has confirmed its
