@@ -25,9 +25,12 @@ import (
 // connection the name of every session key any client changes, deletes or
 // lets expire, whoever wrote it: no replica needs to publish anything, and no
 // write can be missed while the connection lives. Redis writes the message
-// in the same event-loop turn as its reply to the write, so by the time a
-// revocation has been answered the invalidation is on its way to every
-// replica's socket, and a hit waits for it there (see quiet below).
+// in the same event-loop turn as its reply to the write: when a revocation
+// has been answered the invalidation has been sent to every replica, and it
+// reaches a replica before any request that follows the revocation can (one
+// hop from Redis against at least three: Redis to the revoking replica, to
+// the client, to this replica; on loopback it is in the socket already). A
+// hit is served only when the socket holds nothing unread (see quiet).
 //
 // A cached session is served only while all of these hold:
 //   - the tracking connection is up and Redis has confirmed its
