@@ -84,3 +84,30 @@ func BenchmarkGatewayRedisStore(b *testing.B) {
 	h, req := benchSetup(b, store)
 	runProxyBench(b, h.gw, req)
 }
+
+// BenchmarkGatewayTrackingStore is the default configuration: Redis with the
+// CLIENT TRACKING cache in front (no round trip on a warm session).
+func BenchmarkGatewayTrackingStore(b *testing.B) {
+	u := os.Getenv("UNIGATE_TEST_REDIS_URL")
+	if u == "" {
+		u = "redis://127.0.0.1:6379/0"
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := redis.NewClient(opt)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		b.Skipf("Redis not reachable: %v", err)
+	}
+	defer client.Close()
+	store, err := session.NewTrackingStore(session.NewRedisStore(client, session.RedisOptions{KeyPrefix: "bench-gateway-tracking:"}), client, session.TrackingOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	h, req := benchSetup(b, store)
+	runProxyBench(b, h.gw, req)
+}

@@ -77,16 +77,42 @@ func TestRedisDown(t *testing.T) {
 	}
 	defer c.Close()
 	st := session.NewRedisStore(c, session.RedisOptions{})
+	tracked, err := session.NewTrackingStore(st, c, session.TrackingOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tracked.Close()
 	s := &session.Session{AccountID: "acct-1", Handle: session.HandleOf(session.NewToken()), ExpiresAt: time.Now().Add(time.Hour)}
 
-	calls := sessiontest.Calls(s)
-	start := time.Now()
-	for _, call := range calls {
-		if err := call.Call(t.Context(), st); !errors.Is(err, session.ErrUnavailable) {
-			t.Errorf("%s with Redis down: got %v, want ErrUnavailable", call.Name, err)
+	for _, store := range []struct {
+		name string
+		st   session.Store
+	}{{"RedisStore", st}, {"TrackingStore", tracked}} {
+		calls := sessiontest.Calls(s)
+		start := time.Now()
+		for _, call := range calls {
+			if err := call.Call(t.Context(), store.st); !errors.Is(err, session.ErrUnavailable) {
+				t.Errorf("%s: %s with Redis down: got %v, want ErrUnavailable", store.name, call.Name, err)
+			}
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("%s: %d calls with Redis down took %v, want < 3s in all", store.name, len(calls), d)
 		}
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("%d calls with Redis down took %v, want < 3s in all", len(calls), d)
+}
+
+// The tracking store passes on one node and Sentinel; Cluster clients are
+// refused (see session.TrackingStore).
+func TestTrackingStoreConformance(t *testing.T) {
+	t.Parallel()
+	for _, topo := range []sessiontest.Topology{sessiontest.Single, sessiontest.Sentinel} {
+		t.Run(string(topo), func(t *testing.T) {
+			t.Parallel()
+			c := sessiontest.RedisClient(t, topo)
+			sessiontest.Run(t, func(t *testing.T) session.Store {
+				inner := session.NewRedisStore(c, session.RedisOptions{KeyPrefix: sessiontest.KeyPrefix(t, c)})
+				return session.NewTestTrackingStore(t, inner, c)
+			})
+		})
 	}
 }

@@ -17,3 +17,9 @@ var NewFakeClock = newFakeClock
 func NewTestCachedStore(tb testing.TB, inner *RedisStore, client redis.UniversalClient, opts CacheOptions) *CachedStore {
 	return newTestCachedStore(tb, inner, client, opts)
 }
+
+// NewTestTrackingStore is a TrackingStore closed when the test ends,
+// returned once its cache is on.
+func NewTestTrackingStore(tb testing.TB, inner *RedisStore, client redis.UniversalClient) *TrackingStore {
+	return newTestTrackingStore(tb, inner, client)
+}

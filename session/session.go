@@ -168,6 +168,17 @@ func NewToken() string {
 
 // HandleOf maps a token to its store handle.
 func HandleOf(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
+	// Stack buffers: a []byte(token) of more than 32 bytes would be
+	// allocated, and HandleOf runs on every request (one allocation left,
+	// the string).
+	var in [64]byte
+	var sum [sha256.Size]byte
+	if len(token) <= len(in) {
+		sum = sha256.Sum256(in[:copy(in[:], token)])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
+	var buf [2 * sha256.Size]byte
+	hex.Encode(buf[:], sum[:])
+	return string(buf[:])
 }

@@ -214,7 +214,14 @@ func openSessionStore(cfg *config.Config, logger *slog.Logger) (session.Store, f
 	}
 	store := session.NewRedisStore(client, session.RedisOptions{KeyPrefix: r.KeyPrefix})
 	if cfg.Session.LocalCache <= 0 {
-		return store, func() { client.Close() }, nil
+		// Sessions cached per replica and invalidated by Redis itself (CLIENT
+		// TRACKING): revocation as strict as without a cache. Cluster or TLS:
+		// every Get goes to Redis.
+		tracked, err := session.NewTrackingStore(store, client, session.TrackingOptions{Logger: logger})
+		if err != nil {
+			return store, func() { client.Close() }, nil
+		}
+		return tracked, func() { tracked.Close(); client.Close() }, nil
 	}
 	// A local cache in front of Redis; revocations reach every replica through pub/sub.
 	cached := session.NewCachedStore(store, client, session.CacheOptions{MaxAge: cfg.Session.LocalCache, Logger: logger})
