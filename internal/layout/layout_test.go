@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"bench/loadgen":   {},
 	"bench/bareproxy": {},
 	"bench/upstream":  {},
+	"bench/idleconns": {},
 	// Operators' files (Prometheus rules, Grafana dashboard) and their test.
 	"deploy": {},
 }
