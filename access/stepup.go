@@ -76,6 +76,12 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
+// SatisfiedBy reports whether the session's last proof meets the rule at
+// now: what the step-up page checks before sending the browser back.
+func (rule *StepUpRule) SatisfiedBy(sess *session.Session, now time.Time) bool {
+	return !needsStepUp(rule, sess, now)
+}
+
 // needsStepUp: the session's last proof does not satisfy rule at now.
 func needsStepUp(rule *StepUpRule, sess *session.Session, now time.Time) bool {
 	if sess.AuthTime.IsZero() || now.Sub(sess.AuthTime) > rule.MaxAge || sess.AuthTime.After(now.Add(time.Minute)) {

@@ -22,6 +22,9 @@ func (s *Server) routes() http.Handler {
 	// completed login may enter its return_to console (completeLogin).
 	account.HandleFunc("POST /login", s.pageLoginSubmit)
 	account.HandleFunc("GET /login/sso/{provider}", s.ssoLoginStart)
+	// Step-up (CONTRACT §11): a fresh proof for a console path, then back.
+	account.HandleFunc("GET /login/step-up", s.pageStepUp)
+	account.HandleFunc("POST /login/step-up", s.pageStepUpSubmit)
 	account.HandleFunc("GET /sso/{provider}/callback", s.ssoCallback)
 	account.HandleFunc("POST /settings/security/sso/{provider}", s.pageSSOLink)
 	account.HandleFunc("POST /settings/security/sso/{provider}/delete", s.pageSSOUnlink)
@@ -91,6 +94,8 @@ func (s *Server) routes() http.Handler {
 	api.Handle("DELETE /api/v1/orgs/{id}/members/{account_id}", s.api(s.apiDeleteMember))
 	api.Handle("POST /api/v1/invitations/{token}/accept", s.api(s.apiAcceptInvitation))
 	api.Handle("POST /api/v1/me/reauth", s.api(s.apiReauth))
+	api.Handle("POST /api/v1/me/reauth/passkey/options", s.api(s.apiReauthPasskeyOptions))
+	api.Handle("POST /api/v1/me/reauth/passkey", s.api(s.apiReauthPasskey))
 	api.Handle("POST /api/v1/me/password", s.api(s.apiChangePassword))
 	api.Handle("GET /api/v1/me/mfa", s.api(s.apiMFA))
 	api.Handle("POST /api/v1/me/mfa/totp", s.api(s.apiTOTPEnroll))

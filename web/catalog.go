@@ -174,6 +174,14 @@ var catalog = map[string]text{
 	"security.totp_on":         {"An authenticator app is set up.", "Une application d'authentification est configurée."},
 	"security.totp_remove":     {"Remove the authenticator app", "Retirer l'application d'authentification"},
 	"security.totp_setup":      {"Set up an authenticator app", "Configurer une application d'authentification"},
+
+	// The step-up page (CONTRACT §11).
+	"stepup.title":    {"Confirm it is you", "Confirmez votre identité"},
+	"stepup.intro":    {"The page you asked for needs a recent confirmation that it is you.", "La page demandée nécessite une confirmation récente de votre identité."},
+	"stepup.intro_to": {"The page of %s you asked for needs a recent confirmation that it is you.", "La page de %s demandée nécessite une confirmation récente de votre identité."},
+	"stepup.passkey":  {"Confirm with a passkey", "Confirmer avec une clé d'accès"},
+	"stepup.none":     {"None of the ways this page accepts is set up on your account. Add one in your security settings.", "Aucune des méthodes acceptées par cette page n'est configurée sur votre compte. Ajoutez-en une dans vos paramètres de sécurité."},
+	"stepup.cancel":   {"Back to the consoles", "Retour aux consoles"},
 }
 
 // catalogText is key's text in locale (English for an unknown locale).

@@ -130,6 +130,10 @@ func samples() []sample {
 			"Unlinked": []string{"microsoft", "github"}}},
 		{"security", map[string]any{"Email": "alice@example.com", "Recent": true, "TOTP": totp}},
 		{"security", map[string]any{"Email": "alice@example.com", "Recent": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "Console": "Dedibox", "ReturnTo": "http://console.test/billing/",
+			"Error": "This page needs another way of confirming it is you.", "Passkey": true, "TOTP": true, "Password": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "ReturnTo": "/consoles", "Password": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "ReturnTo": "/consoles"}},
 		{"settings", map[string]any{
 			"Email": "alice@example.com", "Error": "The email or password is incorrect.", "Notice": "The session was signed out.",
 			"Recent": false, "MinLen": 12, "Locale": "fr",

@@ -1,5 +1,5 @@
 // Passkeys need the WebAuthn browser API: this is the only script of the
-// portal. A button with data-passkey="login" or "register" asks the server
+// portal. A button with data-passkey="login", "reauth" or "register" asks the server
 // for options, lets the browser talk to the authenticator, and posts the
 // answer back. Everything else on the pages works without JavaScript.
 "use strict";
@@ -81,7 +81,9 @@
     }).then(function (cred) {
       return post(finish, serialize(cred));
     }).then(function (res) {
-      if (res.status !== 200 && res.status !== 201) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
+      // 204: a re-authentication (the step-up page) is recorded; reloading
+      // the page sends the browser back to where it was going.
+      if (res.status !== 200 && res.status !== 201 && res.status !== 204) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
       var b = res.body;
       if (b.next === "done") { window.location.assign(b.redirect || "/consoles"); return; }
       if (b.next) { window.location.assign("/login"); return; }
