@@ -81,6 +81,7 @@ var errorCodes = map[string]codeInfo{
 	// Step-up and organizations' MFA rule (CONTRACT §11).
 	"step_up_required":             {http.StatusUnauthorized, "This page needs a recent confirmation that it is you."},
 	"mfa_required_by_organization": {http.StatusForbidden, "Your organization requires a second factor: set up an authenticator app or a passkey in your security settings."},
+	"invalid_grace_days":           {http.StatusBadRequest, "Give require_mfa, and a grace of 0 to 30 days."},
 
 	// Organizations.
 	"forbidden":    {http.StatusForbidden, "You are not allowed to do this."},

@@ -59,10 +59,14 @@ func (s *Server) pageSetName(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins).
+// apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins);
+// {"require_mfa", "grace_days"} sets the organization's MFA rule (owners,
+// CONTRACT §11).
 func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Name *string `json:"name"`
+		Name       *string `json:"name"`
+		RequireMFA *bool   `json:"require_mfa"`
+		GraceDays  *int    `json:"grace_days"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -75,6 +79,9 @@ func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 		if err := s.orgs.Rename(r.Context(), s.actor(r, cur), r.PathValue("id"), *req.Name); err != nil {
 			return err
 		}
+	}
+	if err := s.patchOrgMFA(r, cur, r.PathValue("id"), req.RequireMFA, req.GraceDays); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -35,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("POST /orgs/{id}/members/{account_id}/role", s.pageMemberRole)
 	account.HandleFunc("POST /orgs/{id}/members/{account_id}/remove", s.pageMemberRemove)
 	account.HandleFunc("POST /orgs/{id}/name", s.pageRenameOrg)
+	account.HandleFunc("POST /orgs/{id}/mfa", s.pageOrgMFA)
 	account.HandleFunc("GET /invitations/{token}", s.pageInvitation)
 	account.HandleFunc("POST /invitations/{token}/accept", s.pageAcceptInvitation)
 	account.HandleFunc("GET /signup", s.pageSignup)
