@@ -70,8 +70,9 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/email-code", s.api(s.apiEmailCode))
 	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)))
 	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
-	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiPasskeyOptions))
-	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
+	// Before any identify too, for passkey autofill (autofill.go).
+	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiLoginPasskeyOptions))
+	api.Handle("POST /api/v1/login/passkey", s.api(s.apiLoginPasskey))
 	api.Handle("POST /api/v1/signup", s.api(s.apiSignup))
 	api.Handle("POST /api/v1/signup/verify", s.api(s.needLoginInProgress("code", s.login.VerifySignup)))
 	api.Handle("GET /api/v1/session", s.api(s.apiSession))
