@@ -133,5 +133,7 @@ func HoldsSecondFactor(sess *session.Session) bool {
 // orgMFARefused: the selected organization's MFA rule is past its grace and
 // the account still holds no second factor.
 func orgMFARefused(sel session.ConsoleSelection, sess *session.Session, now time.Time) bool {
-	return !sel.MFADeadline.IsZero() && !now.Before(sel.MFADeadline) && !HoldsSecondFactor(sess)
+	// A selection whose organization was taken away (the member removed)
+	// keeps no rule of it.
+	return sel.OrganizationID != "" && !sel.MFADeadline.IsZero() && !now.Before(sel.MFADeadline) && !HoldsSecondFactor(sess)
 }

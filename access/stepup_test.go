@@ -3,6 +3,7 @@ package access
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,12 +163,16 @@ func TestOrganizationMFARule(t *testing.T) {
 		{"after the grace", testNow.Add(-time.Hour), "none", nil, Forbidden},
 		{"after the grace, signed in with totp", testNow.Add(-time.Hour), "totp", nil, Allow},
 		{"after the grace, enrolled since", testNow.Add(-time.Hour), "none", &yes, Allow},
+		{"after the grace, no longer a member", testNow.Add(-time.Hour), "none", nil, Allow},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			sess := completeSession()
 			sess.MFA, sess.HoldsMFA = c.mfa, c.holds
 			sel := sess.Consoles["dedibox"]
 			sel.MFADeadline = c.deadline
+			if strings.HasSuffix(c.name, "no longer a member") {
+				sel.OrganizationID, sel.OrganizationRole = "", ""
+			}
 			sess.Consoles["dedibox"] = sel
 			d := mustDecider(t, &fakeSessions{sess: sess}, &fakeEntries{})
 			got := d.Decide(Request{Method: "GET", Path: "/servers", Console: &Console{ID: "dedibox"}})

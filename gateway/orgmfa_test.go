@@ -175,4 +175,12 @@ func TestOrganizationMFARuleForm(t *testing.T) {
 	if r.StatusCode != 303 || r.Header.Get("Location") != "/orgs/"+orgID+"?error=forbidden" {
 		t.Errorf("admin's form: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
+	// A refused request changes nothing: not even the name it also sent.
+	r = admin.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]any{"name": "Renamed", "require_mfa": false})
+	if r.StatusCode != 403 {
+		t.Errorf("admin's PATCH with a rule: %d %s", r.StatusCode, r.body)
+	}
+	if r := admin.do("GET", accountURL+"/api/v1/orgs", nil); strings.Contains(string(r.body), "Renamed") || !strings.Contains(string(r.body), `"require_mfa":true`) {
+		t.Errorf("after a refused PATCH: %s", r.body)
+	}
 }

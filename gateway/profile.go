@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 
 	"unigate/account"
 )
@@ -75,13 +76,18 @@ func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The MFA rule (owners only) before the name, and the name of a request
+	// that sets both checked before either: a refused request changes nothing.
+	if req.Name != nil && req.RequireMFA != nil && !account.ValidName(strings.TrimSpace(*req.Name)) {
+		return account.ErrInvalidName
+	}
+	if err := s.patchOrgMFA(r, cur, r.PathValue("id"), req.RequireMFA, req.GraceDays); err != nil {
+		return err
+	}
 	if req.Name != nil {
 		if err := s.orgs.Rename(r.Context(), s.actor(r, cur), r.PathValue("id"), *req.Name); err != nil {
 			return err
 		}
-	}
-	if err := s.patchOrgMFA(r, cur, r.PathValue("id"), req.RequireMFA, req.GraceDays); err != nil {
-		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -85,7 +85,11 @@ func (s *Server) stepUpTargetOf(raw string) (stepUpTarget, bool) {
 		if local == "" {
 			local = "/"
 		}
-		t.rule = t.console.access.StepUpFor(local)
+		// The rule of the path as the decision will see it: canonical.
+		d, ok := access.CanonicalPath(http.MethodGet, local)
+		if ok || d.Kind == access.Redirect {
+			t.rule = t.console.access.StepUpFor(d.Path)
+		}
 	}
 	return t, true
 }

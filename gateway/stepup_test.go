@@ -232,6 +232,14 @@ func TestStepUpPageRefusals(t *testing.T) {
 	if r.StatusCode != 303 || r.Header.Get("Location") != "/consoles" {
 		t.Errorf("foreign return_to: %d %q, want /consoles", r.StatusCode, r.Header.Get("Location"))
 	}
+	// Another spelling of a protected path is read as the decision reads it:
+	// with a proof older than max_age, the page, never straight back.
+	h.clock.Advance(2 * time.Minute)
+	for _, p := range []string{"/x/../billing/", "/BILLING/", "/billing;a=b/"} {
+		if r := b.do("GET", accountURL+"/login/step-up?return_to="+url.QueryEscape(dediboxURL+p), nil); r.StatusCode != 200 {
+			t.Errorf("step-up page for %s: %d %q, want the page", p, r.StatusCode, r.Header.Get("Location"))
+		}
+	}
 	if r := b.do("POST", accountURL+"/api/v1/me/reauth/passkey/options", map[string]string{}); r.StatusCode != 409 || r.json(t)["error"] != "passkey_unavailable" {
 		t.Errorf("passkey options without a passkey: %d %s", r.StatusCode, r.body)
 	}
