@@ -215,3 +215,47 @@ func TestStepUpAllocations(t *testing.T) {
 		t.Errorf("Decide under a step-up rule allocates %v times, want at most 1", n)
 	}
 }
+
+// FuzzStepUpCovers: the step-up match is never stricter than a plain
+// prefix match, and reads another case or a segment's ";params" as the same
+// path (an upstream may): a spelling that escapes it would reach a
+// protected page with an old proof.
+func FuzzStepUpCovers(f *testing.F) {
+	for _, c := range [][2]string{
+		{"/billing/invoices", "/billing/"}, {"/billing", "/billing/"}, {"/BILLING/x", "/billing/"},
+		{"/billing;jsessionid=1/x", "/billing/"}, {"/billingx", "/billing/"}, {"/keys", "/keys"},
+		{"/", "/billing/"}, {"/a;b", "/a;b"}, {"", "/"},
+	} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, path, prefix string) {
+		if prefix == "" {
+			return
+		}
+		got := stepUpCovers(path, prefix)
+		if strings.HasPrefix(path, prefix) && !got {
+			t.Fatalf("%q starts with %q but is not covered", path, prefix)
+		}
+		if strings.HasPrefix(asciiLower(path), asciiLower(prefix)) && !strings.Contains(prefix, ";") && !strings.Contains(path, ";") && !got {
+			t.Fatalf("%q is %q in another case but is not covered", path, prefix)
+		}
+		if i := strings.IndexByte(path, ';'); i >= 0 && !strings.Contains(prefix, ";") {
+			end := strings.IndexByte(path[i:], '/')
+			stripped := path[:i]
+			if end >= 0 {
+				stripped += path[i+end:]
+			}
+			if !strings.Contains(stripped, ";") && stepUpCovers(stripped, prefix) && !got {
+				t.Fatalf("%q without its parameters (%q) is covered, but not with them", path, stripped)
+			}
+		}
+	})
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCII(c)
+	}
+	return string(b)
+}
