@@ -254,6 +254,17 @@ func (o *Orgs) SetMFARule(ctx context.Context, actor Actor, orgID string, requir
 	}
 	o.cfg.Audit.Audit(ctx, AuditEvent{Kind: "org.mfa_rule", AccountID: actor.AccountID, IP: actor.IP,
 		Details: map[string]string{"organization_id": orgID, "require_mfa": fmt.Sprint(require), "grace_days": fmt.Sprint(graceDays)}})
+	// Every member's sessions carry the rule's deadline from now on, as
+	// they carry a new role (issue 16 finding 1).
+	members, err := o.cfg.Store.Members(ctx, orgID)
+	if err != nil {
+		return fmt.Errorf("account: members: %w", err)
+	}
+	for _, m := range members {
+		if err := o.changed(ctx, m.AccountID); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -15,8 +15,9 @@ import (
 // keeps the rule; here it is applied when a member enters a console with
 // the organization (a store read per entry), and the deadline is recorded
 // in the console selection, where package access checks it on every request
-// without a store read. A rule turned on reaches a session already inside a
-// console at its next entry (at most session.absolute_timeout later).
+// without a store read. A rule set or changed reaches the sessions already
+// inside a console at once: package account tells the edge, which rewrites
+// every member's sessions (memberships.go), as for a role change.
 
 // mfaNotice is what the chooser tells a member who owes an organization a
 // second factor.
@@ -58,10 +59,11 @@ func (s *Server) orgViewOf(o account.Org, owes bool) orgView {
 var errMFARequiredByOrganization = fail("mfa_required_by_organization")
 
 // orgMFAAtEntry applies the organization's MFA rule to sess entering a
-// console with orgID: the grace deadline to record in the selection (zero:
-// nothing to check later), or 403 mfa_required_by_organization once it is
-// over for a member without a second factor. What the account holds is
-// recorded in the session (HoldsMFA), read from the store here, once.
+// console with orgID: the grace deadline to record in the selection (zero
+// without a rule; memberships.go keeps it current when the rule changes),
+// or 403 mfa_required_by_organization once it is over for a member without
+// a second factor. What the account holds is recorded in the session
+// (HoldsMFA), read from the store here, once.
 func (s *Server) orgMFAAtEntry(r *http.Request, sess *session.Session, orgID string) (time.Time, error) {
 	orgs, err := s.orgs.List(r.Context(), account.Actor{AccountID: sess.AccountID})
 	if err != nil {
@@ -77,10 +79,7 @@ func (s *Server) orgMFAAtEntry(r *http.Request, sess *session.Session, orgID str
 		}
 		holds := m.totp || m.passkeys > 0
 		sess.HoldsMFA = &holds
-		if holds {
-			return time.Time{}, nil
-		}
-		if !s.now().Before(o.MFADeadline) {
+		if !holds && !s.now().Before(o.MFADeadline) {
 			s.audit(r, "org.mfa_refused", sess.AccountID, map[string]string{"organization_id": orgID})
 			return time.Time{}, errMFARequiredByOrganization
 		}

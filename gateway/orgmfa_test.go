@@ -184,3 +184,45 @@ func TestOrganizationMFARuleForm(t *testing.T) {
 		t.Errorf("after a refused PATCH: %s", r.body)
 	}
 }
+
+// TestOrganizationMFARuleReachesSessionsInside: a rule set while a member
+// is inside a console reaches that session at once (its sessions are
+// rewritten, as for a role change): with no grace, the next request is
+// refused; the rule turned off lets it through again.
+func TestOrganizationMFARuleReachesSessionsInside(t *testing.T) {
+	h := newHarness(t)
+	h.createAccount("alice@example.com", "correct horse battery")
+	bob := h.createAccount("bob@example.com", "correct horse battery")
+	owner := h.browser()
+	owner.login("alice@example.com", "correct horse battery")
+	orgID := owner.do("POST", accountURL+"/api/v1/orgs", map[string]string{"name": "Acme"}).json(t)["id"].(string)
+	if err := h.accounts.AddMembership(context.Background(), orgID, bob.ID, "member", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	m := h.browser()
+	m.login("bob@example.com", "correct horse battery")
+	r := m.do("POST", accountURL+"/api/v1/consoles/dedibox/enter", map[string]string{"organization_id": orgID})
+	if r.StatusCode != 200 || m.handoff(r.json(t)["redirect"].(string)).StatusCode != 302 {
+		t.Fatalf("enter: %d %s", r.StatusCode, r.body)
+	}
+	get := func() *response { return m.do("GET", dediboxURL+"/servers", nil, "Accept", "application/json") }
+	if r := get(); r.StatusCode != 200 {
+		t.Fatalf("before the rule: %d", r.StatusCode)
+	}
+	if r := owner.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]any{"require_mfa": true, "grace_days": 0}); r.StatusCode != 204 {
+		t.Fatalf("rule on: %d %s", r.StatusCode, r.body)
+	}
+	before := h.dedibox.count()
+	if r := get(); r.StatusCode != 403 || r.json(t)["error"] != "mfa_required_by_organization" {
+		t.Errorf("inside the console once the rule is on: %d %s", r.StatusCode, r.body)
+	}
+	if h.dedibox.count() != before {
+		t.Error("the refused request reached the console")
+	}
+	if r := owner.do("PATCH", accountURL+"/api/v1/orgs/"+orgID, map[string]any{"require_mfa": false}); r.StatusCode != 204 {
+		t.Fatalf("rule off: %d %s", r.StatusCode, r.body)
+	}
+	if r := get(); r.StatusCode != 200 {
+		t.Errorf("once the rule is off: %d %s", r.StatusCode, r.body)
+	}
+}
