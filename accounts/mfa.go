@@ -45,6 +45,8 @@ type MFAStore interface {
 	// the code that confirmed it cannot then log in. ErrNotFound without a
 	// pending secret, ErrMFAExists if already confirmed.
 	ConfirmTOTP(ctx context.Context, accountID string, step int64, at time.Time) error
+	// ConfirmPendingTOTP is ConfirmTOTP only while sealed is the pending secret (totppending.go).
+	ConfirmPendingTOTP(ctx context.Context, accountID string, sealed []byte, step int64, at time.Time) error
 	// UseTOTPStep is the replay guard: it records step as used and reports true
 	// only if the secret is confirmed and step is above every step used before.
 	// One conditional UPDATE, so of concurrent calls with one step, on any

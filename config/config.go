@@ -18,6 +18,7 @@ type Config struct {
 	TrustedProxies []string      `yaml:"trusted_proxies"` // CIDRs (or single IPs) whose X-Forwarded-For is believed
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`  // default 15s: in-flight requests finish within it on SIGTERM
 	Metrics        Metrics       `yaml:"metrics"`
+	TLS            TLS           `yaml:"tls"`
 	Secrets        Secrets       `yaml:"secrets"`
 	Session        Session       `yaml:"session"`
 	Accounts       Accounts      `yaml:"accounts"`
@@ -46,6 +47,14 @@ type typed struct {
 // Metrics is the operations listener (CONTRACT §7).
 type Metrics struct {
 	Listen string `yaml:"listen"` // "" disables; serves /metrics, /healthz, /readyz
+}
+
+// TLS makes listen serve HTTPS with HTTP/2 (CONTRACT §12). Both files or
+// neither: unset, listen serves plain HTTP behind a load balancer. The files
+// are read again when they change (certificate renewal without a restart).
+type TLS struct {
+	CertFile string `yaml:"cert_file"` // PEM certificate chain, leaf first
+	KeyFile  string `yaml:"key_file"`  // PEM private key of the leaf
 }
 
 // Secrets names the key files written by "unigate keys generate". Keys are

@@ -21,6 +21,7 @@ func (c *Config) Validate() error {
 	var ps Problems
 	c.typed = typed{}
 	c.checkEdge(&ps)
+	c.checkTLS(&ps)
 	c.checkSecrets(&ps)
 	c.checkSession(&ps)
 	c.checkAccounts(&ps)

@@ -41,12 +41,34 @@ func TestWantsHTML(t *testing.T) {
 	}
 }
 
+func TestAcceptsHTML(t *testing.T) {
+	for _, tc := range []struct {
+		accept string
+		want   bool
+	}{
+		{"text/html", true},
+		{"Text/HTML", true},
+		{"TEXT/HTML; q=0.9", true},
+		{"application/json, text/html", true},
+		{"application/json", false},
+		{"text/htmlx", false},
+		{"*/*", false},
+		{"", false},
+	} {
+		for _, method := range []string{"GET", "POST"} {
+			r := httptest.NewRequest(method, "/", nil)
+			r.Header.Set("Accept", tc.accept)
+			if got := acceptsHTML(r); got != tc.want {
+				t.Errorf("acceptsHTML(%s, Accept %q) = %v, want %v", method, tc.accept, got, tc.want)
+			}
+		}
+	}
+}
+
 // FuzzAccept: wantsHTML and acceptsHTML never panic; a page is wanted only
 // by a GET or HEAD that names an HTML type (media types are
-// case-insensitive, RFC 9110 §8.3.1), and a header naming text/html as
-// such is a page for both. (They disagree on "Text/HTML": wantsHTML reads
-// media types, acceptsHTML, for console error answers, looks for the
-// lower-case text.)
+// case-insensitive, RFC 9110 §8.3.1), and a header naming text/html, in
+// any case, is a page for both.
 func FuzzAccept(f *testing.F) {
 	for _, tc := range acceptCases {
 		f.Add("GET", tc.accept)
@@ -64,7 +86,7 @@ func FuzzAccept(f *testing.F) {
 		if wants && !strings.Contains(lower, "text/html") && !strings.Contains(lower, "application/xhtml+xml") {
 			t.Fatalf("wantsHTML(%q, %q): no HTML type named", method, accept)
 		}
-		if (method == "GET" || method == "HEAD") && slices.Contains(strings.Split(accept, ","), "text/html") && !(wants && accepts) {
+		if (method == "GET" || method == "HEAD") && slices.Contains(strings.Split(lower, ","), "text/html") && !(wants && accepts) {
 			t.Fatalf("Accept %q names text/html: wantsHTML %v, acceptsHTML %v", accept, wants, accepts)
 		}
 	})

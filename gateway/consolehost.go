@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -326,6 +327,14 @@ func (s *Server) consoleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // acceptsHTML: Accept names text/html, whatever the method (form posts).
+// Media types are case-insensitive (RFC 9110 §8.3.1), as in wantsHTML.
 func acceptsHTML(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/html")
+	for _, v := range r.Header.Values("Accept") {
+		for part := range splitComma(v) {
+			if mt, _, err := mime.ParseMediaType(part); err == nil && mt == "text/html" {
+				return true
+			}
+		}
+	}
+	return false
 }

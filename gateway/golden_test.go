@@ -202,6 +202,7 @@ var pageNormalisers = []struct {
 	{regexp.MustCompile(`data:image/png;base64,(?:[A-Za-z0-9+/=]|&#43;|&#x2b;)+`), `data:image/png;base64,QR`},
 	{regexp.MustCompile(`<code>[A-Z2-7]{16,}=*</code>`), `<code>SECRET</code>`},
 	{regexp.MustCompile(`otpauth://totp/[^"<\s]+`), `otpauth://totp/URI`},
+	{regexp.MustCompile(`name="secret_id" value="[A-Za-z0-9_-]+"`), `name="secret_id" value="SECRET_ID"`},
 	// Organization, account and passkey ids.
 	{regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`), `UUID`},
 	// Session ids in revoke forms, invitation tokens in links.

@@ -16,7 +16,7 @@ import (
 
 // legacyConsole is the console whose legacy login this request is on, or nil.
 func (s *Server) legacyConsole(r *http.Request) *consoleSite {
-	return s.legacySite(hostOnly(r.Host))
+	return s.legacySite(s.siteOf(r).host)
 }
 
 // onLegacyHost reports a login started on a console host rather than the account host.

@@ -123,7 +123,7 @@ func (s *Server) pageFrame(r *http.Request, name, locale string) web.Frame {
 // a console's own host has no switch (its address belongs to the console).
 func (s *Server) switchPath(r *http.Request, name string) string {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if name == "error" && hostOnly(r.Host) != s.accountHost && !strings.HasPrefix(r.URL.Path, "/.auth/") {
+		if name == "error" && !s.siteOf(r).account && !strings.HasPrefix(r.URL.Path, "/.auth/") {
 			return ""
 		}
 		return r.URL.RequestURI()

@@ -165,23 +165,8 @@ func TestAccountLocale(t *testing.T) {
 	wantPage(t, b.do("GET", accountURL+"/orgs", nil), 200, "en", "Organizations")
 }
 
-// serveLocaleForm makes sure POST /settings/locale reaches pageSetLocale:
-// until routes.go has the line, the test mounts it in front of the gateway.
-func serveLocaleForm(h *harness) {
-	if r := h.browser().do("POST", accountURL+"/settings/locale", url.Values{}); r.StatusCode != http.StatusNotFound {
-		return // routed
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /settings/locale", h.gw.pageSetLocale)
-	mux.Handle("/", h.gw)
-	srv := httptest.NewServer(mux)
-	h.t.Cleanup(srv.Close)
-	h.srv = srv
-}
-
 func TestSettingsLanguageForm(t *testing.T) {
 	h := newHarness(t)
-	serveLocaleForm(h)
 	a := h.createAccount("alice@example.com", "correct horse battery")
 	b := h.browser()
 	b.login("alice@example.com", "correct horse battery")

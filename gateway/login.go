@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 
-	"unigate/accounts"
 	"unigate/login"
 )
 
@@ -125,12 +124,3 @@ var (
 	errInvalidEmail       = login.ErrInvalidEmail
 	errInvalidCredentials = login.ErrInvalidCredentials
 )
-
-// verifyPassword checks a password of acct (login.VerifyPassword: the same
-// work for an account without one).
-func (s *Server) verifyPassword(r *http.Request, acct *accounts.Account, password string) (ok, rehash bool, err error) {
-	return s.login.VerifyPassword(r.Context(), acct, password)
-}
-
-// checkPasswordPolicy is login.CheckPasswordPolicy.
-func (s *Server) checkPasswordPolicy(pw string) error { return s.login.CheckPasswordPolicy(pw) }

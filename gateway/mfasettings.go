@@ -3,25 +3,25 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"net/http"
 	"strings"
 	"time"
 
-	"unigate/accounts"
+	"unigate/account"
 	"unigate/login"
 	"unigate/mfa"
 	"unigate/session"
 )
 
-// The second-factor settings (/me/mfa/*, /me/reauth). Enrollment answers a
-// complete session, and also a login that stopped at enroll_mfa: that
-// session can do nothing else (CONTRACT §5, SECURITY.md "A known tension").
+// The second-factor settings (/me/mfa/*, /me/reauth): adapters over
+// package account (account.Security). Enrollment answers a complete session,
+// and also a login that stopped at enroll_mfa: that session can do nothing
+// else (CONTRACT §5, SECURITY.md "A known tension"); the login's part of it
+// (the factor counting as this login's second) is package login's.
 
 var (
-	errReauthRequired  = fail("reauth_required")
-	errAlreadyEnrolled = fail("already_enrolled")
+	errReauthRequired = fail("reauth_required")
 )
 
 // enrollmentSession returns a session that may add a second factor
@@ -46,11 +46,14 @@ func (s *Server) recentlyProven(sess *session.Session) bool {
 	return s.login.RecentlyProven(sess)
 }
 
-// totpEnrollView answers POST /me/mfa/totp.
+// totpEnrollView answers POST /me/mfa/totp. SecretID names the secret: the
+// confirmation sends it back so that it confirms this one (issue 16
+// finding 10).
 type totpEnrollView struct {
 	Secret     string `json:"secret"`
 	OTPAuthURI string `json:"otpauth_uri"`
 	QRCode     string `json:"qr_code"` // data:image/png;base64,…
+	SecretID   string `json:"secret_id"`
 }
 
 // QRCodeURL is the QR code for a page's <img src>: html/template refuses
@@ -62,15 +65,11 @@ func (v *totpEnrollView) QRCodeURL() template.URL {
 	return template.URL(v.QRCode)
 }
 
-func (s *Server) apiTOTPEnroll(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.enrollmentSession(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) apiTOTPEnroll(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if err := decodeJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	v, err := s.newPendingTOTP(r, cur.sess)
+	v, err := s.newPendingTOTP(r, cur)
 	if err != nil {
 		return err
 	}
@@ -78,60 +77,70 @@ func (s *Server) apiTOTPEnroll(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pendingTOTPView shows the set-up in progress again (same secret), or starts one.
+// pendingTOTPView shows the set-up in progress of a login at enroll_mfa
+// again (same secret), or starts one.
 func (s *Server) pendingTOTPView(r *http.Request, sess *session.Session) (*totpEnrollView, error) {
 	cred, err := s.accounts.TOTPCredential(r.Context(), sess.AccountID)
 	if err == nil && !cred.Confirmed {
 		if secret, err := s.sealer.Open(cred.SecretSealed, []byte(sess.AccountID)); err == nil {
-			uri, qr, err := mfa.TOTPKey(s.totpIssuer(), sess.Email, string(secret))
+			uri, qr, err := mfa.TOTPKey(totpIssuer, sess.Email, string(secret))
 			if err == nil {
 				return &totpEnrollView{Secret: string(secret), OTPAuthURI: uri, QRCode: qr}, nil
 			}
 		}
 	}
-	return s.newPendingTOTP(r, sess)
+	return s.newPendingTOTP(r, &current{sess: sess})
 }
 
-// newPendingTOTP draws a new secret and keeps it, sealed, until confirmed.
-func (s *Server) newPendingTOTP(r *http.Request, sess *session.Session) (*totpEnrollView, error) {
-	secret, uri, qr, err := mfa.GenerateTOTP(s.totpIssuer(), sess.Email)
+// newPendingTOTP draws a new secret (account.Security.StartTOTP) for a
+// session needEnrollment let through.
+func (s *Server) newPendingTOTP(r *http.Request, cur *current) (*totpEnrollView, error) {
+	v, err := s.security.StartTOTP(r.Context(), enrolling(s.caller(r, cur)))
 	if err != nil {
-		return nil, internal(err)
+		return nil, err
 	}
-	err = s.accounts.PutPendingTOTP(r.Context(), sess.AccountID, s.sealer.Seal([]byte(secret), []byte(sess.AccountID)))
-	if errors.Is(err, accounts.ErrMFAExists) {
-		return nil, errAlreadyEnrolled
-	}
-	if err != nil {
-		return nil, internal(err)
-	}
-	return &totpEnrollView{Secret: secret, OTPAuthURI: uri, QRCode: qr}, nil
+	return &totpEnrollView{Secret: v.Secret, OTPAuthURI: v.OTPAuthURI, QRCode: v.QRCode, SecretID: v.SecretID}, nil
 }
 
-func (s *Server) totpIssuer() string { return "Scaleway / Dedibox" }
+// totpIssuer names the service in authenticator apps.
+const totpIssuer = "Scaleway / Dedibox"
 
-// apiTOTPConfirm is POST /me/mfa/totp/confirm: the first code proves the app has the secret.
-func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
+// apiTOTPConfirm is POST /me/mfa/totp/confirm {"code"[, "secret_id"]}
+// (needEnrollment): the first code proves the app has the secret. From
+// settings it is account.Security.ConfirmTOTP; inside a login (enroll_mfa)
+// the login's step, which answers where the login goes next.
+func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, cur *current) error {
 	var req struct {
-		Code string `json:"code"`
+		Code     string `json:"code"`
+		SecretID string `json:"secret_id"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.confirmTOTP(w, r, req.Code)
-	if err != nil {
-		return err
-	}
-	if res == nil {
+	if cur.sess.Complete() {
+		if err := s.security.ConfirmTOTP(r.Context(), s.caller(r, cur), req.Code, req.SecretID); err != nil {
+			return err
+		}
 		writeJSON(w, http.StatusOK, map[string]any{})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, res)
+	l := s.loginOf(r, cur.sess)
+	res, err := s.login.ConfirmTOTP(r.Context(), l, req.Code)
+	out, err := s.afterStep(w, r, l, res, err)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		writeJSON(w, http.StatusOK, map[string]any{})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// confirmTOTP confirms the pending authenticator app (login.ConfirmTOTP);
-// inside a login it returns the login's next step, nil otherwise.
+// confirmTOTP confirms the pending authenticator app of a login waiting at
+// enroll_mfa (login.ConfirmTOTP) for the login page, and returns the
+// login's next step.
 func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode string) (*stepResult, error) {
 	cur, err := s.loadSession(r)
 	if err != nil {
@@ -160,11 +169,7 @@ func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, cur *current, 
 }
 
 // apiPasskeyRegisterOptions is POST /me/mfa/passkeys/options.
-func (s *Server) apiPasskeyRegisterOptions(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.enrollmentSession(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) apiPasskeyRegisterOptions(w http.ResponseWriter, r *http.Request, cur *current) error {
 	user, err := s.webauthnUserByID(r, cur.sess.AccountID)
 	if err != nil {
 		return err
@@ -181,11 +186,7 @@ func (s *Server) apiPasskeyRegisterOptions(w http.ResponseWriter, r *http.Reques
 }
 
 // apiPasskeyRegister is POST /me/mfa/passkeys[?name=…]: 201 with the new passkey.
-func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.enrollmentSession(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request, cur *current) error {
 	body, err := readBody(w, r, maxWebAuthnBody)
 	if err != nil {
 		return err
@@ -198,17 +199,13 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	name := passkeyName(r.URL.Query().Get("name"))
-	cred, err := s.webauthn.FinishRegistration(user, data, bytes.NewReader(body), name, s.now())
+	cred, err := s.webauthn.FinishRegistration(user, data, bytes.NewReader(body), account.PasskeyName(r.URL.Query().Get("name")), s.now())
 	if err != nil {
 		s.audit(r, "mfa.enroll_failure", cur.sess.AccountID, map[string]string{"method": "passkey"})
 		return fail("invalid_credential")
 	}
-	if err := s.accounts.AddWebAuthnCredential(r.Context(), cred); err != nil {
-		if errors.Is(err, accounts.ErrCredentialExists) {
-			return fail("credential_exists")
-		}
-		return internal(err)
+	if err := s.security.AddPasskey(r.Context(), enrolling(s.caller(r, cur)), cred); err != nil {
+		return err
 	}
 	res, err := s.enrolled(w, r, cur, "passkey")
 	if err != nil {
@@ -228,23 +225,6 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// passkeyName keeps a user-given label printable and short.
-func passkeyName(n string) string {
-	n = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(n))
-	if len([]rune(n)) > 64 {
-		n = string([]rune(n)[:64])
-	}
-	if n == "" {
-		n = "Passkey"
-	}
-	return n
-}
-
 // mfaView is GET /me/mfa.
 type mfaView struct {
 	TOTP     bool          `json:"totp"`
@@ -258,100 +238,39 @@ type passkeyView struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
 
-func (s *Server) mfaSummary(r *http.Request, accountID string) (*mfaView, error) {
-	v := &mfaView{Passkeys: []passkeyView{}}
-	cred, err := s.accounts.TOTPCredential(r.Context(), accountID)
-	switch {
-	case err == nil:
-		v.TOTP = cred.Confirmed
-	case !errors.Is(err, accounts.ErrNotFound):
-		return nil, internal(err)
-	}
-	creds, err := s.accounts.WebAuthnCredentials(r.Context(), accountID)
-	if err != nil {
-		return nil, internal(err)
-	}
-	for _, c := range creds {
-		pv := passkeyView{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC()}
-		if !c.LastUsedAt.IsZero() {
-			t := c.LastUsedAt.UTC()
+// mfaViewOf is account's summary as JSON.
+func mfaViewOf(m *account.MFASummary) *mfaView {
+	v := &mfaView{TOTP: m.TOTP, Passkeys: make([]passkeyView, 0, len(m.Passkeys))}
+	for _, p := range m.Passkeys {
+		pv := passkeyView{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt}
+		if !p.LastUsedAt.IsZero() {
+			t := p.LastUsedAt
 			pv.LastUsedAt = &t
 		}
 		v.Passkeys = append(v.Passkeys, pv)
 	}
-	return v, nil
+	return v
 }
 
-func (s *Server) apiMFA(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
+func (s *Server) apiMFA(w http.ResponseWriter, r *http.Request, cur *current) error {
+	m, err := s.security.MFA(r.Context(), s.caller(r, cur))
 	if err != nil {
 		return err
 	}
-	v, err := s.mfaSummary(r, cur.sess.AccountID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, mfaViewOf(m))
 	return nil
 }
 
-// removeMFA is shared by DELETE /me/mfa/totp and /me/mfa/passkeys/{id}: it
-// needs a recent proof, and keeps at least one method when MFA is required.
-func (s *Server) removeMFA(r *http.Request, method string, remove func(accountID string) error) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	if !s.recentlyProven(cur.sess) {
-		return errReauthRequired
-	}
-	m, err := s.mfaOf(r, cur.sess.AccountID)
-	if err != nil {
-		return err
-	}
-	remaining := m.passkeys
-	if m.totp {
-		remaining++
-	}
-	if s.cfg.Login.RequireMFA && remaining <= 1 {
-		return fail("last_mfa_method")
-	}
-	if err := remove(cur.sess.AccountID); err != nil {
-		if errors.Is(err, accounts.ErrNotFound) {
-			return fail("not_found")
-		}
-		return internal(err)
-	}
-	s.audit(r, "mfa.remove", cur.sess.AccountID, map[string]string{"method": method})
-	return nil
-}
-
-// removeTOTP removes the account's authenticator app; 404 when it has none.
-func (s *Server) removeTOTP(r *http.Request) error {
-	return s.removeMFA(r, "totp", func(id string) error {
-		if _, err := s.accounts.TOTPCredential(r.Context(), id); err != nil {
-			return err
-		}
-		return s.accounts.DeleteTOTP(r.Context(), id)
-	})
-}
-
-func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request) error {
-	if err := s.removeTOTP(r); err != nil {
+func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := s.security.RemoveTOTP(r.Context(), s.caller(r, cur)); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request) error {
-	credID, err := base64.RawURLEncoding.DecodeString(r.PathValue("id"))
-	if err != nil {
-		return fail("not_found")
-	}
-	if err := s.removeMFA(r, "passkey", func(id string) error {
-		return s.accounts.DeleteWebAuthnCredential(r.Context(), id, credID)
-	}); err != nil {
+func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := s.security.RemovePasskey(r.Context(), s.caller(r, cur), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -361,7 +280,7 @@ func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request) error 
 // apiReauth is POST /me/reauth {"password"} or {"totp"}: a fresh proof for
 // 5 minutes, under a new session token (ASVS V7.2.4, V7.5.1). Failures count
 // toward max_failures.
-func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request, cur *current) error {
 	var body struct {
 		Password *string `json:"password"`
 		TOTP     *string `json:"totp"`
@@ -369,34 +288,18 @@ func (s *Server) apiReauth(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	if err := s.reauthWith(w, r, login.ReauthInput{Password: body.Password, TOTP: body.TOTP}); err != nil {
+	if err := s.reauth(w, r, cur, login.ReauthInput{Password: body.Password, TOTP: body.TOTP}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// reauth is the security page's re-authentication: a password or a TOTP code.
-func (s *Server) reauth(w http.ResponseWriter, r *http.Request, password, totp string, hasPassword, hasTOTP bool) error {
-	var in login.ReauthInput
-	if hasPassword {
-		in.Password = &password
-	}
-	if hasTOTP {
-		in.TOTP = &totp
-	}
-	return s.reauthWith(w, r, in)
-}
-
-// reauthWith runs login.Reauth and moves the session to a new token.
-func (s *Server) reauthWith(w http.ResponseWriter, r *http.Request, in login.ReauthInput) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
+// reauth runs login.Reauth and moves the session to a new token.
+func (s *Server) reauth(w http.ResponseWriter, r *http.Request, cur *current, in login.ReauthInput) error {
 	if _, err := s.login.Reauth(r.Context(), s.loginOf(r, cur.sess), in); err != nil {
 		return err
 	}
-	_, err = s.rotate(w, r, cur.sess, errUnauthenticated)
+	_, err := s.rotate(w, r, cur.sess, errUnauthenticated)
 	return err
 }

@@ -124,7 +124,7 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 // is a bearer secret carried in the path: it is left out, like a query string.
 func (s *Server) logPath(r *http.Request) string {
 	p := r.URL.EscapedPath()
-	if hostOnly(r.Host) != s.accountHost {
+	if !s.siteOf(r).account {
 		return p // a console's own paths
 	}
 	for _, prefix := range []string{"/invitations/", "/api/v1/invitations/"} {
@@ -182,7 +182,13 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return errBadJSON
 	}
-	if dec.More() {
+	// One JSON value and nothing after it but whitespace: Decoder.More alone
+	// says "no more" before a stray "]" or "}" (`{"email":"a"}]` was taken).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fail("body_too_large")
+		}
 		return errBadJSON
 	}
 	return nil

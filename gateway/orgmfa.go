@@ -31,14 +31,26 @@ type mfaNotice struct {
 func (s *Server) owesSecondFactor(r *http.Request, accountID string, orgs []account.Org) (bool, error) {
 	for _, o := range orgs {
 		if o.RequireMFA {
-			m, err := s.mfaOf(r, accountID)
-			if err != nil {
-				return false, err
-			}
-			return !m.totp && m.passkeys == 0, nil
+			holds, err := s.holdsSecondFactor(r, accountID)
+			return !holds, err
 		}
 	}
 	return false, nil
+}
+
+// secondFactors is what second factors the account holds, from the store.
+func (s *Server) secondFactors(r *http.Request, accountID string) (totp bool, passkeys int, err error) {
+	totp, passkeys, err = s.accounts.MFAMethods(r.Context(), accountID)
+	if err != nil {
+		return false, 0, internal(err)
+	}
+	return totp, passkeys, nil
+}
+
+// holdsSecondFactor: the account holds a TOTP or a passkey.
+func (s *Server) holdsSecondFactor(r *http.Request, accountID string) (bool, error) {
+	totp, passkeys, err := s.secondFactors(r, accountID)
+	return totp || passkeys > 0, err
 }
 
 // orgViewOf is an organization as the API and the pages show it; owes:
@@ -73,11 +85,10 @@ func (s *Server) orgMFAAtEntry(r *http.Request, sess *session.Session, orgID str
 		if o.ID != orgID || !o.RequireMFA {
 			continue
 		}
-		m, err := s.mfaOf(r, sess.AccountID)
+		holds, err := s.holdsSecondFactor(r, sess.AccountID)
 		if err != nil {
 			return time.Time{}, err
 		}
-		holds := m.totp || m.passkeys > 0
 		sess.HoldsMFA = &holds
 		if !holds && !s.now().Before(o.MFADeadline) {
 			s.audit(r, "org.mfa_refused", sess.AccountID, map[string]string{"organization_id": orgID})

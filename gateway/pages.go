@@ -384,11 +384,3 @@ func (s *Server) pageLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
-
-// discardJSON swallows the JSON answer of an API handler reused by a form
-// (orgpages.go's formAsJSON only: the login pages call the login steps).
-type discardJSON struct{ header http.Header }
-
-func (d *discardJSON) Header() http.Header         { return d.header }
-func (d *discardJSON) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardJSON) WriteHeader(int)             {}

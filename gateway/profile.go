@@ -48,18 +48,6 @@ func (s *Server) apiPatchProfile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// pageSetName is the name form of /settings.
-func (s *Server) pageSetName(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		cur, err := s.requireComplete(r)
-		if err != nil {
-			return "", err
-		}
-		name := r.PostForm.Get("name")
-		return "profile", s.profile.Update(r.Context(), s.actor(r, cur), account.ProfileChange{Name: &name})
-	})
-}
-
 // apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins);
 // {"require_mfa", "grace_days"} sets the organization's MFA rule (owners,
 // CONTRACT §11).

@@ -97,9 +97,10 @@ type Server struct {
 	pages   *web.Renderer
 	handler http.Handler
 
-	// orgs and profile are the self-service of package account.
-	orgs    *account.Orgs
-	profile *account.Profile
+	// orgs, profile and security are the self-service of package account.
+	orgs     *account.Orgs
+	profile  *account.Profile
+	security *account.Security
 }
 
 // consoleSite is one configured console, ready to serve.
@@ -234,6 +235,9 @@ func New(d Deps) (*Server, error) {
 	}
 
 	if s.profile, err = account.NewProfile(d.Accounts, s); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if s.security, err = s.newSecurity(d); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 

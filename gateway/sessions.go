@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"unigate/session"
 )
@@ -91,9 +90,14 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookies.Clear(s.siteOf(r).host))
 }
 
+// logoutClearSiteData is what a logout asks the browser to drop (ASVS
+// V14.3.1). Not "cookies": that would also delete the remembered-device
+// cookie (CONTRACT §5, §10); the session cookie is expired by name instead.
+const logoutClearSiteData = `"cache", "storage"`
+
 // endSession deletes the session server-side (every host's cookie dies with
-// it), clears this host's cookie and asks the browser to drop this origin's
-// cookies (ASVS V7.4.1, V14.3.1).
+// it), expires this host's cookie and asks the browser to drop this
+// origin's cache and storage (ASVS V7.4.1, V14.3.1).
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if cur != nil {
 		if err := s.sessions.Delete(r.Context(), cur.sess.Handle); err != nil {
@@ -104,35 +108,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, cur *current
 		s.audit(r, "logout", cur.sess.AccountID, nil)
 	}
 	s.clearSessionCookie(w, r)
-	w.Header().Set("Clear-Site-Data", `"cookies"`)
+	w.Header().Set("Clear-Site-Data", logoutClearSiteData)
 	return nil
-}
-
-// replaceSession ends whatever session this browser had on this host before
-// a new login or sign-up opens one: the old one (complete or not) is never
-// reused (anti-fixation, V7.2.4).
-func (s *Server) replaceSession(r *http.Request) error {
-	old, err := s.loadSession(r)
-	if err != nil || old == nil {
-		return err
-	}
-	if err := s.sessions.Delete(r.Context(), old.sess.Handle); err != nil {
-		s.metrics.storeErrors.WithLabelValues("delete").Inc()
-		return storeDown(err)
-	}
-	return nil
-}
-
-// preAuthSession is a new login or sign-up opened by r at now, not yet proven.
-func (s *Server) preAuthSession(r *http.Request, email, next string, now time.Time, lifetime time.Duration) *session.Session {
-	return &session.Session{
-		Email:      email,
-		Next:       next,
-		LoginHost:  s.siteOf(r).host,
-		CreatedAt:  now,
-		LastSeenAt: now,
-		ExpiresAt:  now.Add(lifetime),
-		IP:         s.clientIP(r).String(),
-		UserAgent:  truncate(r.UserAgent(), 256),
-	}
 }

@@ -1,63 +1,20 @@
 package gateway
 
 import (
-	"errors"
 	"net/http"
+	"time"
 
-	"unigate/accounts"
-	"unigate/web"
+	"unigate/account"
 )
 
 // The settings space: password change, language and active sessions
 // (CONTRACT §5 /me/password, /me/sessions; ASVS V7.5.2, V7.4.3), as JSON and
-// as a page.
+// as a page: adapters over package account (account.Security), which holds
+// every rule. What each route needs is in routes.go.
 
-// changePassword is POST /me/password: the current password, a recent
-// proof, and every other session of the account ends.
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, current, next string) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	if !s.recentlyProven(cur.sess) {
-		return errReauthRequired
-	}
-	att, err := (&limiter{s}).begin(r, cur.sess.Email, "password")
-	if err != nil {
-		return err
-	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-	if err != nil {
-		return internal(err)
-	}
-	ok, _, _ := s.verifyPassword(r, acct, current)
-	if !ok {
-		s.metrics.loginAttempts.WithLabelValues("password", "failure").Inc()
-		s.audit(r, "password.change_failure", acct.ID, nil)
-		return errInvalidCredentials
-	}
-	att.success(r)
-	if err := s.checkPasswordPolicy(next); err != nil {
-		return err
-	}
-	hash, err := s.hasher.Hash(r.Context(), next)
-	if err != nil {
-		return internal(err)
-	}
-	if err := s.accounts.SetPasswordHash(r.Context(), acct.ID, hash); err != nil {
-		return internal(err)
-	}
-	n, err := s.sessions.DeleteAccount(r.Context(), acct.ID, cur.sess.Handle)
-	if err != nil {
-		s.metrics.storeErrors.WithLabelValues("delete").Inc()
-		return storeDown(err)
-	}
-	s.metrics.sessionsRevoked.Add(float64(n))
-	s.audit(r, "password.change", acct.ID, map[string]string{"sessions_revoked": itoa(n)})
-	return nil
-}
-
-func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error {
+// apiChangePassword is POST /me/password (needRecentProof): every other
+// session of the account ends.
+func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request, cur *current) error {
 	var req struct {
 		Current string `json:"current_password"`
 		New     string `json:"new_password"`
@@ -65,10 +22,63 @@ func (s *Server) apiChangePassword(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := s.changePassword(w, r, req.Current, req.New); err != nil {
+	if err := s.security.ChangePassword(r.Context(), s.caller(r, cur), req.Current, req.New); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// sessionListItem is one entry of GET /me/sessions (ASVS V7.5.2).
+type sessionListItem struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	IP         string    `json:"ip"`
+	UserAgent  string    `json:"user_agent"`
+	Current    bool      `json:"current"`
+}
+
+// sessionItems lists the account's signed-in sessions, oldest first.
+func (s *Server) sessionItems(r *http.Request, cur *current) ([]sessionListItem, error) {
+	list, err := s.security.Sessions(r.Context(), s.caller(r, cur))
+	if err != nil {
+		return nil, err
+	}
+	items := make([]sessionListItem, 0, len(list))
+	for _, o := range list {
+		items = append(items, sessionListItem(o))
+	}
+	return items, nil
+}
+
+func (s *Server) apiListSessions(w http.ResponseWriter, r *http.Request, cur *current) error {
+	items, err := s.sessionItems(r, cur)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, items)
+	return nil
+}
+
+// apiRevokeSession is DELETE /me/sessions/{id}: that session is refused
+// from its next request; ending one's own also expires the cookie.
+func (s *Server) apiRevokeSession(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := s.revokeSession(w, r, cur); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, cur *current) error {
+	own, err := s.security.RevokeSession(r.Context(), s.caller(r, cur), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if own {
+		s.clearSessionCookie(w, r)
+	}
 	return nil
 }
 
@@ -117,93 +127,68 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 		s.errorPage(w, r, err)
 		return
 	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
+	p, err := s.profile.Get(r.Context(), s.actor(r, cur))
 	if err != nil {
 		s.errorPage(w, r, internal(err))
 		return
 	}
 	s.render(w, r, status, "settings", settingsPage{Email: cur.sess.Email, Error: msg, Notice: notice,
-		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(acct.Locale), Name: acct.Name, Sessions: items})
+		Recent: s.recentlyProven(cur.sess), MinLen: s.cfg.Login.PasswordMinLength, Locale: localeOf(p.Locale), Name: p.Name, Sessions: items})
 }
 
-func (s *Server) settingsForm(w http.ResponseWriter, r *http.Request, action func() (string, error)) {
-	if !s.parseForm(w, r) {
-		return
-	}
-	notice, err := action()
-	if err != nil {
-		ae := describe(err)
-		if ae.Code == "unauthenticated" {
+// settingsForm runs one form of /settings: a redirect to the page with its
+// notice once done, the page again with the refusal otherwise.
+func (s *Server) settingsForm(need formNeed, action formAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		again := func(status int, msg string) { s.renderSettings(w, r, status, msg, "") }
+		cur := s.formSession(w, r, need, again)
+		if cur == nil {
+			return
+		}
+		notice, err := action(w, r, cur)
+		switch {
+		case err != nil:
+			s.formRefused(w, r, err, again)
+		case notice == "signed_out":
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
+		default:
+			http.Redirect(w, r, "/settings?notice="+notice, http.StatusSeeOther)
 		}
-		if ae.Status >= 500 {
-			s.errorPage(w, r, err)
-			return
-		}
-		s.renderSettings(w, r, ae.Status, ae.Message, "")
-		return
 	}
-	if notice == "signed_out" {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
+}
+
+func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	return "password", s.security.ChangePassword(r.Context(), s.caller(r, cur), r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
+}
+
+func (s *Server) pageSessionRevoke(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	return "revoked", s.revokeSession(w, r, cur)
+}
+
+// pageSignOutEverywhere ends every session of the account, this one
+// included, as a logout does (CONTRACT §5).
+func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	if err := s.security.SignOutEverywhere(r.Context(), s.caller(r, cur)); err != nil {
+		return "", err
 	}
-	http.Redirect(w, r, "/settings?notice="+notice, http.StatusSeeOther)
-}
-
-func (s *Server) pagePasswordChange(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		return "password", s.changePassword(w, r, r.PostForm.Get("current_password"), r.PostForm.Get("new_password"))
-	})
-}
-
-func (s *Server) pageSessionRevoke(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		return "revoked", s.revokeSession(w, r, r.PathValue("id"))
-	})
-}
-
-// pageSignOutEverywhere ends every session of the account, this one included.
-func (s *Server) pageSignOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		cur, err := s.requireComplete(r)
-		if err != nil {
-			return "", err
-		}
-		n, err := s.sessions.DeleteAccount(r.Context(), cur.sess.AccountID, "")
-		if err != nil {
-			s.metrics.storeErrors.WithLabelValues("delete").Inc()
-			return "", storeDown(err)
-		}
-		s.metrics.sessionsRevoked.Add(float64(n))
-		s.audit(r, "session.revoke_all", cur.sess.AccountID, map[string]string{"sessions": itoa(n)})
-		s.clearSessionCookie(w, r)
-		w.Header().Set("Clear-Site-Data", `"cookies"`)
-		return "signed_out", nil
-	})
+	s.clearSessionCookie(w, r)
+	w.Header().Set("Clear-Site-Data", logoutClearSiteData)
+	return "signed_out", nil
 }
 
 // pageSetLocale is the language form of /settings: the account's locale (its
-// pages and its mails) and this browser's cookie. No recent proof is asked:
-// the language is a preference, not a security setting.
-func (s *Server) pageSetLocale(w http.ResponseWriter, r *http.Request) {
-	s.settingsForm(w, r, func() (string, error) {
-		cur, err := s.requireComplete(r)
-		if err != nil {
-			return "", err
-		}
-		locale := r.PostForm.Get("locale")
-		if !web.Supported(locale) {
-			return "", fail("invalid_locale")
-		}
-		if err := s.accounts.SetLocale(r.Context(), cur.sess.AccountID, locale); err != nil {
-			if errors.Is(err, accounts.ErrNotFound) {
-				return "", errUnauthenticated // deleted meanwhile
-			}
-			return "", internal(err)
-		}
-		s.setLocaleCookie(w, locale)
-		s.audit(r, "account.locale", cur.sess.AccountID, map[string]string{"locale": locale})
-		return "locale", nil
-	})
+// pages and its mails) and this browser's cookie.
+func (s *Server) pageSetLocale(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	locale := r.PostForm.Get("locale")
+	if err := s.security.SetLocale(r.Context(), s.caller(r, cur), locale); err != nil {
+		return "", err
+	}
+	s.setLocaleCookie(w, locale)
+	return "locale", nil
+}
+
+// pageSetName is the name form of /settings.
+func (s *Server) pageSetName(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	name := r.PostForm.Get("name")
+	return "profile", s.profile.Update(r.Context(), s.actor(r, cur), account.ProfileChange{Name: &name})
 }

@@ -176,3 +176,27 @@ func TestSSODeniedConsent(t *testing.T) {
 		t.Fatalf("login state after a refusal: %d", r.StatusCode)
 	}
 }
+
+// Starting an SSO sign-in while signed in ends the session it replaces: the
+// browser's cookie now names the new login, and the old session must not
+// live on in the store for whoever copied its cookie (issue 16 finding 13).
+func TestSSOSignInStartEndsTheSessionItReplaces(t *testing.T) {
+	h, _, _ := ssoHarness(t)
+	h.createAccount("alice@example.com", "correct horse battery")
+	b := h.browser()
+	b.login("alice@example.com", "correct horse battery")
+	old := *b.cookie("account.test")
+
+	r := b.do("GET", accountURL+"/login/sso/google", nil)
+	if r.StatusCode != 302 {
+		t.Fatalf("SSO start: %d %s", r.StatusCode, r.body)
+	}
+	if now := b.cookie("account.test"); now == nil || now.Value == old.Value {
+		t.Fatalf("the browser still holds its old session cookie")
+	}
+	thief := h.browser()
+	thief.cookies["account.test"] = map[string]*http.Cookie{old.Name: &old}
+	if r := thief.do("GET", accountURL+"/api/v1/session", nil); r.StatusCode != 401 {
+		t.Fatalf("the replaced session still answers: %d %s", r.StatusCode, r.body)
+	}
+}

@@ -9,7 +9,7 @@ import (
 	"net/url"
 	"time"
 
-	"unigate/accounts"
+	"unigate/account"
 	"unigate/config"
 	"unigate/login"
 	"unigate/session"
@@ -204,31 +204,23 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request, cur *current, 
 	}
 }
 
-// ssoLink finishes a link from settings: the identity's verified email must be the account's.
+// ssoLink finishes a link from settings (account.Security.FinishLink): a
+// refusal lands on the security page with its code.
 func (s *Server) ssoLink(w http.ResponseWriter, r *http.Request, cur *current, id *sso.Identity) {
-	if !cur.sess.Complete() || !s.recentlyProven(cur.sess) {
-		s.ssoRefused(w, r, cur, "link", id.Provider, "reauth_required", errors.New("no recent proof"))
+	if !cur.sess.Complete() {
+		s.ssoRefused(w, r, cur, "link", id.Provider, "reauth_required", errors.New("no finished login"))
 		return
 	}
-	email, err := id.VerifiedEmail()
-	if err != nil || email != cur.sess.Email {
-		s.ssoRefused(w, r, cur, "link", id.Provider, "sso_email_mismatch", fmt.Errorf("verified email does not match: %v", err))
-		return
-	}
-	err = s.accounts.LinkSSO(r.Context(), cur.sess.AccountID, id.Provider, id.Subject, email, s.now())
+	err := s.security.FinishLink(r.Context(), s.caller(r, cur), id)
+	var refused *account.Error
 	switch {
-	case errors.Is(err, accounts.ErrSSOTaken):
-		s.ssoRefused(w, r, cur, "link", id.Provider, "sso_taken", err)
-		return
-	case errors.Is(err, accounts.ErrSSOExists):
-		s.ssoRefused(w, r, cur, "link", id.Provider, "sso_exists", err)
-		return
-	case err != nil:
-		s.errorPage(w, r, internal(err))
-		return
+	case err == nil:
+		http.Redirect(w, r, "/settings/security?notice=sso_linked", http.StatusFound)
+	case errors.As(err, &refused) && refused.ErrorCode() != "internal_error":
+		s.ssoRefused(w, r, cur, "link", id.Provider, refused.ErrorCode(), err)
+	default:
+		s.errorPage(w, r, err)
 	}
-	s.audit(r, "sso.link", cur.sess.AccountID, map[string]string{"provider": id.Provider})
-	http.Redirect(w, r, "/settings/security?notice=sso_linked", http.StatusFound)
 }
 
 // ssoRefused ends a refused callback: a sign-in leaves no session, a link no
@@ -300,39 +292,30 @@ type ssoView struct {
 	LinkedAt time.Time `json:"linked_at"`
 }
 
-func (s *Server) ssoList(r *http.Request, accountID string) ([]ssoView, error) {
-	ids, err := s.accounts.SSOIdentities(r.Context(), accountID)
-	if err != nil {
-		return nil, internal(err)
+// ssoViews are the linked identities of GET /me/sso and the security page.
+func ssoViews(links []account.Link) []ssoView {
+	out := make([]ssoView, 0, len(links))
+	for _, l := range links {
+		out = append(out, ssoView(l))
 	}
-	out := make([]ssoView, 0, len(ids))
-	for _, i := range ids {
-		out = append(out, ssoView{Provider: i.Provider, Email: i.Email, LinkedAt: i.LinkedAt.UTC()})
-	}
-	return out, nil
+	return out
 }
 
-func (s *Server) apiSSOList(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
+func (s *Server) apiSSOList(w http.ResponseWriter, r *http.Request, cur *current) error {
+	links, err := s.security.Links(r.Context(), s.caller(r, cur))
 	if err != nil {
 		return err
 	}
-	list, err := s.ssoList(r, cur.sess.AccountID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"identities": list})
+	writeJSON(w, http.StatusOK, map[string]any{"identities": ssoViews(links)})
 	return nil
 }
 
-// startLink is POST /me/sso/{provider}: a recent proof, then the provider.
-func (s *Server) startLink(r *http.Request, provider string) (string, error) {
-	cur, err := s.requireComplete(r)
-	if err != nil {
+// startLink is POST /me/sso/{provider} (needRecentProof): the provider's
+// URL, with the attempt kept in the session for the callback.
+func (s *Server) startLink(r *http.Request, cur *current) (string, error) {
+	provider := r.PathValue("provider")
+	if err := s.security.StartLink(s.caller(r, cur), provider); err != nil {
 		return "", err
-	}
-	if !s.recentlyProven(cur.sess) {
-		return "", errReauthRequired
 	}
 	p := s.ssoProviders[provider]
 	if p == nil {
@@ -341,8 +324,8 @@ func (s *Server) startLink(r *http.Request, provider string) (string, error) {
 	return s.beginSSO(r, cur.sess, p, "link")
 }
 
-func (s *Server) apiSSOLink(w http.ResponseWriter, r *http.Request) error {
-	target, err := s.startLink(r, r.PathValue("provider"))
+func (s *Server) apiSSOLink(w http.ResponseWriter, r *http.Request, cur *current) error {
+	target, err := s.startLink(r, cur)
 	if err != nil {
 		return err
 	}
@@ -350,61 +333,21 @@ func (s *Server) apiSSOLink(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// unlinkSSO is DELETE /me/sso/{provider}: a recent proof, and the account
-// keeps at least one way to sign in.
-func (s *Server) unlinkSSO(r *http.Request, provider string) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
-	if !s.recentlyProven(cur.sess) {
-		return errReauthRequired
-	}
-	acct, err := s.accounts.AccountByID(r.Context(), cur.sess.AccountID)
-	if err != nil {
-		return internal(err)
-	}
-	ids, err := s.accounts.SSOIdentities(r.Context(), acct.ID)
-	if err != nil {
-		return internal(err)
-	}
-	m, err := s.mfaOf(r, acct.ID)
-	if err != nil {
-		return err
-	}
-	if acct.PasswordHash == "" && m.passkeys == 0 && len(ids) <= 1 {
-		return fail("last_sign_in_method")
-	}
-	if err := s.accounts.UnlinkSSO(r.Context(), acct.ID, provider); err != nil {
-		if errors.Is(err, accounts.ErrNotFound) {
-			return fail("not_found")
-		}
-		return internal(err)
-	}
-	s.audit(r, "sso.unlink", acct.ID, map[string]string{"provider": truncate(provider, 32)})
-	return nil
-}
-
-func (s *Server) apiSSOUnlink(w http.ResponseWriter, r *http.Request) error {
-	if err := s.unlinkSSO(r, r.PathValue("provider")); err != nil {
+// apiSSOUnlink is DELETE /me/sso/{provider}: the account keeps a way to sign in.
+func (s *Server) apiSSOUnlink(w http.ResponseWriter, r *http.Request, cur *current) error {
+	if err := s.security.Unlink(r.Context(), s.caller(r, cur), r.PathValue("provider")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// pageSSOLink and pageSSOUnlink are the security page's forms.
-func (s *Server) pageSSOLink(w http.ResponseWriter, r *http.Request) {
-	target, err := s.startLink(r, r.PathValue("provider"))
-	if err != nil {
-		s.renderSecurity(w, r, describe(err).Status, describe(err).Message, "", nil)
-		return
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
+// pageSSOLink and pageSSOUnlink are the security page's forms; the link
+// form goes on to the provider (securityRedirect).
+func (s *Server) pageSSOLink(w http.ResponseWriter, r *http.Request, cur *current) (string, error) {
+	return s.startLink(r, cur)
 }
 
-func (s *Server) pageSSOUnlink(w http.ResponseWriter, r *http.Request) {
-	s.securityForm(w, r, func() (string, *totpEnrollView, error) {
-		return "sso_unlinked", nil, s.unlinkSSO(r, r.PathValue("provider"))
-	})
+func (s *Server) pageSSOUnlink(w http.ResponseWriter, r *http.Request, cur *current) (string, *totpEnrollView, error) {
+	return "sso_unlinked", nil, s.security.Unlink(r.Context(), s.caller(r, cur), r.PathValue("provider"))
 }

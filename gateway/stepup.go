@@ -192,7 +192,7 @@ func (s *Server) stepUpOffers(r *http.Request, cur *current, t stepUpTarget) (st
 	if err != nil {
 		return page, internal(err)
 	}
-	m, err := s.mfaOf(r, cur.sess.AccountID)
+	totp, passkeys, err := s.secondFactors(r, cur.sess.AccountID)
 	if err != nil {
 		return page, err
 	}
@@ -202,13 +202,13 @@ func (s *Server) stepUpOffers(r *http.Request, cur *current, t stepUpTarget) (st
 	}
 	if len(methods) == 0 {
 		methods = []string{"password"}
-		if m.totp || m.passkeys > 0 {
+		if totp || passkeys > 0 {
 			methods = []string{"totp", "passkey"}
 		}
 	}
 	page.Password = slices.Contains(methods, "password") && acct.PasswordHash != ""
-	page.TOTP = slices.Contains(methods, "totp") && m.totp
-	page.Passkey = slices.Contains(methods, "passkey") && m.passkeys > 0
+	page.TOTP = slices.Contains(methods, "totp") && totp
+	page.Passkey = slices.Contains(methods, "passkey") && passkeys > 0
 	return page, nil
 }
 
@@ -235,11 +235,7 @@ func (s *Server) returnFromStepUp(w http.ResponseWriter, r *http.Request, cur *c
 
 // apiReauthPasskeyOptions is POST /me/reauth/passkey/options: the options
 // for navigator.credentials.get over the account's own passkeys.
-func (s *Server) apiReauthPasskeyOptions(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) apiReauthPasskeyOptions(w http.ResponseWriter, r *http.Request, cur *current) error {
 	options, err := s.login.ReauthPasskeyOptions(r.Context(), s.loginOf(r, cur.sess))
 	if err != nil {
 		return err
@@ -250,11 +246,7 @@ func (s *Server) apiReauthPasskeyOptions(w http.ResponseWriter, r *http.Request)
 
 // apiReauthPasskey is POST /me/reauth/passkey: the assertion; 204 and a
 // fresh proof under a new session token, like POST /me/reauth.
-func (s *Server) apiReauthPasskey(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.requireComplete(r)
-	if err != nil {
-		return err
-	}
+func (s *Server) apiReauthPasskey(w http.ResponseWriter, r *http.Request, cur *current) error {
 	body, err := readBody(w, r, maxWebAuthnBody)
 	if err != nil {
 		return err

@@ -53,18 +53,19 @@ func (m *Machine) Identify(ctx context.Context, l *Login, rawEmail string, o Ope
 }
 
 // OpenSSO opens a login that goes to an identity provider: it has no email
-// until the provider says who it is. Like Identify, it ends the login this
-// browser had in progress; a complete session is kept until the sign-in
-// completes. l.Session is the new login (the edge adds the attempt to it)
+// until the provider says who it is. Like Identify, it ends the session this
+// browser had on this host, complete or not. l.Session is the new login (the edge adds the attempt to it)
 // and Result.Token its cookie value.
 func (m *Machine) OpenSSO(ctx context.Context, l *Login, o Opening) (*Result, error) {
 	if err := m.lockout.Identify(ctx, l.Client); err != nil {
 		return nil, err
 	}
-	if l.Session != nil && !l.Session.Complete() {
-		if err := m.replace(ctx, l); err != nil {
-			return nil, err
-		}
+	// Whatever this browser had on this host ends here, a complete session
+	// too: the new login's cookie takes its place, so a session kept in the
+	// store would live on unreachable by its owner, still valid for
+	// whoever copied its cookie (issue 16 finding 13).
+	if err := m.replace(ctx, l); err != nil {
+		return nil, err
 	}
 	l.Session = m.open(l, o, "", session.StepFirstFactor, PreLoginLifetime)
 	l.Session.ReturnTo = o.ReturnTo

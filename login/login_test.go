@@ -858,8 +858,9 @@ func TestDummyBcryptWithTheRealHasher(t *testing.T) {
 	}
 }
 
-// An SSO sign-in ends the login in progress it replaces; a complete
-// session stays until the sign-in completes.
+// An SSO sign-in ends whatever session it replaces: a login in progress, and
+// a complete session too, which would otherwise live on in the store with
+// no cookie of its owner pointing at it (issue 16 finding 13).
 func TestOpenSSOReplacesALoginInProgress(t *testing.T) {
 	f := newFixture(t)
 	f.account("alice@example.com", "correct horse battery")
@@ -869,7 +870,7 @@ func TestOpenSSOReplacesALoginInProgress(t *testing.T) {
 		wantKept bool
 	}{
 		{name: "a login in progress", old: func() *Login { return f.identify("alice@example.com") }},
-		{name: "a complete session", old: func() *Login { return f.complete("alice@example.com", "correct horse battery") }, wantKept: true},
+		{name: "a complete session", old: func() *Login { return f.complete("alice@example.com", "correct horse battery") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,29 +53,6 @@ func cacheLen(c *CachedStore) int {
 	return n
 }
 
-func newCachedEnv(opts CacheOptions) func(t *testing.T) storeEnv {
-	return func(t *testing.T) storeEnv {
-		c := testRedisClient(t)
-		inner := NewRedisStore(c, RedisOptions{KeyPrefix: testPrefix(t, c)})
-		return storeEnv{Store: newTestCachedStore(t, inner, c, opts), now: time.Now, advance: time.Sleep}
-	}
-}
-
-// The suite passes with the default MaxAge, and with one so long that every
-// answer that may come from memory does.
-func TestCachedStoreConformance(t *testing.T) {
-	t.Parallel()
-	testRedisClient(t)
-	t.Run("MaxAge=default", func(t *testing.T) {
-		t.Parallel()
-		runStoreSuite(t, newCachedEnv(CacheOptions{}))
-	})
-	t.Run("MaxAge=1h", func(t *testing.T) {
-		t.Parallel()
-		runStoreSuite(t, newCachedEnv(CacheOptions{MaxAge: time.Hour}))
-	})
-}
-
 // replica is one gateway replica: a CachedStore on its own client, whose
 // commands are recorded.
 type replica struct {

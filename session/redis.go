@@ -21,8 +21,10 @@ import (
 //	counter:{key}               rate-limit counter, INCR + PEXPIRE NX in one MULTI
 //
 // No command spans two keys that must share a slot (multi-key writes are
-// non-transactional pipelines, the only MULTI touches one key), so the same
-// code runs on one node, Sentinel and Cluster without hash tags.
+// non-transactional pipelines, which a Cluster client splits by node; the
+// MULTIs and the Lua script touch one key each), so the same code runs on
+// one node, Sentinel and Cluster without hash tags: no two keys must live
+// together. The conformance suite (sessiontest) runs on all three in CI.
 type RedisStore struct {
 	client redis.UniversalClient
 	prefix string

@@ -49,6 +49,13 @@ const (
 	// One dial attempt per command: the command retry above is the retry.
 	redisDialerRetries = 1
 	redisConnIdleTime  = 5 * time.Minute
+	// A Cluster client learns a failover from a MOVED answer, or from its
+	// periodic reload of the slot map (go-redis default: 60 s). A killed
+	// master answers nothing, so only the reload helps: at this interval the
+	// gateway serves the moved slots again within a second or so of the
+	// cluster's own failover. It costs one CLUSTER SLOTS per interval while
+	// commands are sent.
+	redisClusterStateReload = time.Second
 )
 
 // NewRedisClient builds a go-redis UniversalClient (single node, Sentinel
@@ -90,6 +97,11 @@ func NewRedisClient(o RedisClientOptions) (redis.UniversalClient, error) {
 		MaxRetries:            redisMaxRetries,
 		MaxRetryBackoff:       redisMaxRetryBackoff,
 		ConnMaxIdleTime:       redisConnIdleTime,
+	}
+	if o.Cluster {
+		co := u.Cluster()
+		co.ClusterStateReloadInterval = redisClusterStateReload
+		return redis.NewClusterClient(co), nil
 	}
 	return redis.NewUniversalClient(u), nil
 }

@@ -82,6 +82,13 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	defer func() { stopSender(); <-senderDone }()
 
 	public := gateway.NewHTTPServer(gw, logger)
+	if cfg.TLS.CertFile != "" {
+		certs, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger)
+		if err != nil {
+			return fail(err)
+		}
+		public.TLSConfig = serverTLSConfig(certs)
+	}
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -101,12 +108,16 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
-			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serve := srv.Serve
+			if srv.TLSConfig != nil { // HTTPS and HTTP/2; the certificate comes from TLSConfig
+				serve = func(ln net.Listener) error { return srv.ServeTLS(ln, "", "") }
+			}
+			if err := serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
 		}()
 	}
-	logger.Info("unigate serving", "listen", ln.Addr().String(), "metrics", cfg.Metrics.Listen, "public_url", cfg.Public().String())
+	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", public.TLSConfig != nil, "metrics", cfg.Metrics.Listen, "public_url", cfg.Public().String())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
