@@ -368,14 +368,14 @@ func (o *Orgs) Invite(ctx context.Context, actor Actor, orgID, rawEmail, role st
 	if err := o.cfg.Store.CreateInvitation(ctx, inv, hash); err != nil {
 		return "", fmt.Errorf("account: create invitation: %w", err)
 	}
-	locale := "en"
+	locale, name := "en", ""
 	if invitee, err := o.cfg.Store.AccountByEmail(ctx, email); err == nil {
-		locale = invitee.Locale
+		locale, name = invitee.Locale, invitee.Name
 	} else if !errors.Is(err, accounts.ErrNotFound) {
 		return "", fmt.Errorf("account: invitee: %w", err)
 	}
 	err = o.cfg.Mailer.Queue(ctx, "invitation:"+inv.ID, "", mail.KindInvitation, locale, email, mail.InvitationData{
-		Organization: orgName, Role: role, InvitedBy: actor.Email,
+		Name: name, Organization: orgName, Role: role, InvitedBy: actor.Email,
 		AcceptURL: o.cfg.PublicURL + "/invitations/" + token, ExpiresDays: int(InvitationLifetime.Hours() / 24)})
 	if err != nil {
 		return "", fmt.Errorf("account: queue invitation: %w", err)

@@ -72,6 +72,7 @@ type ConsoleAccount struct {
 // Open with a driver name). Both pass the same conformance suite.
 type Store interface {
 	MFAStore          // second factors (mfa.go)
+	RecoveryCodeStore // recovery codes (recovery.go)
 	OutboxStore       // mail to send (outbox.go)
 	SSOStore          // linked Google, Microsoft and GitHub identities (sso.go)
 	OrgStore          // organizations, members and invitations (orgs.go)

@@ -190,16 +190,7 @@ func (s *sqlStore) ClaimMail(ctx context.Context, now time.Time, lease time.Dura
 	if err != nil {
 		return nil, err
 	}
-	query := `WITH due AS MATERIALIZED (
-			SELECT id FROM outbox
-			WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
-				AND (leased_until IS NULL OR leased_until <= $1)
-			ORDER BY priority DESC, next_attempt_at, id
-			LIMIT $3` + s.rowLock("FOR UPDATE SKIP LOCKED") + `)
-		UPDATE outbox SET leased_until = $2
-		WHERE id IN (SELECT id FROM due)
-			AND sent_at IS NULL AND next_attempt_at IS NOT NULL AND (leased_until IS NULL OR leased_until <= $1)
-		RETURNING ` + outboxColumns
+	query := s.claimQuery()
 	var out []OutboxMessage
 	err = s.db.inTx(ctx, func(q querier) error {
 		return q.query(ctx, query, []any{at, until, int64(limit)}, func(scan func(...any) error) error {
@@ -219,6 +210,24 @@ func (s *sqlStore) ClaimMail(ctx context.Context, now time.Time, lease time.Dura
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// claimQuery is ClaimMail's statement ($1 now, $2 the end of the lease, $3
+// the limit). Its ORDER BY is the whole key of outbox_claim_idx (migration
+// 0012), so a claim reads the first due rows of the index instead of
+// sorting every pending row: a code claimed behind a million notices costs
+// what it costs behind none.
+func (s *sqlStore) claimQuery() string {
+	return `WITH due AS MATERIALIZED (
+			SELECT id FROM outbox
+			WHERE sent_at IS NULL AND next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+				AND (leased_until IS NULL OR leased_until <= $1)
+			ORDER BY priority DESC, next_attempt_at, id
+			LIMIT $3` + s.rowLock("FOR UPDATE SKIP LOCKED") + `)
+		UPDATE outbox SET leased_until = $2
+		WHERE id IN (SELECT id FROM due)
+			AND sent_at IS NULL AND next_attempt_at IS NOT NULL AND (leased_until IS NULL OR leased_until <= $1)
+		RETURNING ` + outboxColumns
 }
 
 // scanOutbox reads one row of outboxColumns.

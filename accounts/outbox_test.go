@@ -22,6 +22,7 @@ var outboxSuite = []suiteTest{
 	{"GiveUp", testGiveUp},
 	{"PendingCount", testPendingCount},
 	{"StoredAsData", testStoredAsData},
+	{"ClaimReadsTheIndex", testClaimReadsTheIndex},
 }
 
 // testStoredAsData: a message queued as template data comes back from a

@@ -107,6 +107,10 @@ type Mail struct {
 	From      string `yaml:"from"`
 	SMTP      SMTP   `yaml:"smtp"`
 	Dir       string `yaml:"dir"` // for transport file
+	// RatePerSecond caps the mails the replicas together hand to the
+	// transport (CONTRACT §9); nil means DefaultMailRatePerSecond, 0
+	// unlimited. Read it through RateLimit.
+	RatePerSecond *int `yaml:"rate_per_second"`
 }
 
 // SMTP is the relay used when Mail.Transport is "smtp".
@@ -133,6 +137,11 @@ type Login struct {
 	// hashes: every password check does that much bcrypt work, so that the
 	// answer time does not tell imported accounts from unknown emails.
 	ImportedBcryptCost int `yaml:"imported_bcrypt_cost"` // default 12; 4 to 16
+
+	// MaxConsecutiveFailures: failed guesses in a row (every factor and
+	// network) that lock the account until a password reset or an
+	// operator's `accounts unlock` (issue 16 finding 6).
+	MaxConsecutiveFailures int `yaml:"max_consecutive_failures"` // default 100 (NIST SP 800-63B §5.2.2: at most 100)
 }
 
 // Console is one console behind the gateway (CONTRACT §3, §4, §6).

@@ -14,6 +14,19 @@ const (
 	DefaultGitHubAPIURL    = "https://api.github.com"
 )
 
+// DefaultMailRatePerSecond is mail.rate_per_second when unset: what a relay
+// takes from one sender without throttling it (CONTRACT §9).
+const DefaultMailRatePerSecond = 50
+
+// RateLimit is mail.rate_per_second: mails per second for all replicas
+// together, 0 for no limit.
+func (m Mail) RateLimit() int {
+	if m.RatePerSecond == nil {
+		return DefaultMailRatePerSecond
+	}
+	return *m.RatePerSecond
+}
+
 // SetDefaults fills every zero-valued key that has a default. Load calls it
 // after the environment overrides; a Config built in code (the demo) calls
 // it before Validate.
@@ -35,6 +48,7 @@ func (c *Config) SetDefaults() {
 	orDefault(&l.MaxFailures, 5)
 	orDefault(&l.Lockout, 15*time.Minute)
 	orDefault(&l.IPMaxFailures, 50)
+	orDefault(&l.MaxConsecutiveFailures, 100)
 	orDefault(&l.EmailCodeTTL, 10*time.Minute)
 	orDefault(&l.PasswordMinLength, 12)
 	orDefault(&l.ImportedBcryptCost, 12)

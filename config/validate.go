@@ -115,6 +115,11 @@ func (c *Config) checkLogin(ps *Problems) {
 		// guesses at, and a lockout per account would never trigger.
 		ps.add("login.ip_max_failures", "must be at least login.max_failures (%d), got %d", l.MaxFailures, l.IPMaxFailures)
 	}
+	if l.MaxConsecutiveFailures < l.MaxFailures || l.MaxConsecutiveFailures > 100 {
+		// NIST SP 800-63B §5.2.2: at most 100 consecutive failed attempts;
+		// below max_failures the soft lock would never be reached.
+		ps.add("login.max_consecutive_failures", "must be from login.max_failures (%d) to 100, got %d", l.MaxFailures, l.MaxConsecutiveFailures)
+	}
 	if l.EmailCodeTTL <= 0 || l.EmailCodeTTL > 10*time.Minute {
 		// Short-lived one-time codes: ASVS V6.6.3, NIST SP 800-63B §3.1.3; SECURITY.md: at most 10 minutes.
 		ps.add("login.email_code_ttl", "must be more than 0 and at most 10m, got %s", l.EmailCodeTTL)

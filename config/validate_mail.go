@@ -10,6 +10,9 @@ import (
 // the process, so no sender address is needed.
 func (c *Config) checkMail(ps *Problems) {
 	m := &c.Mail
+	if m.RateLimit() < 0 {
+		ps.add("mail.rate_per_second", "want 0 (no limit) or more mails per second, got %d", m.RateLimit())
+	}
 	if !slices.Contains([]string{"smtp", "file", "log"}, m.Transport) {
 		ps.add("mail.transport", "want smtp, file or log, got %q", m.Transport)
 	}

@@ -32,6 +32,7 @@ func (s *Server) newLogin() *login.Machine {
 		PortalLoginURL:    s.loginURL(""),
 		SSOProviders:      map[string]bool{},
 	}
+	lc.MaxConsecutiveFailures = cfg.MaxConsecutiveFailures
 	for _, c := range s.consoleList {
 		lc.Consoles = append(lc.Consoles, login.Console{ID: c.id, ViaEndpoint: c.provisioning.URL != ""})
 	}
@@ -52,6 +53,10 @@ func (s *Server) newLogin() *login.Machine {
 		Events:   loginEvents{s},
 		Clock:    s.now,
 		CodeKey:  s.codeKey,
+		Recovery: s.accounts,
+		// Derived from the session key like the email codes' key, but for
+		// good: a rotated session key makes the stored sets useless.
+		RecoveryKey: deriveKey(s.cfg.SessionKey(), "unigate recovery code v1"),
 	})
 }
 
@@ -78,6 +83,15 @@ func (a loginSessions) Delete(ctx context.Context, handle string) error {
 		return storeDown(err)
 	}
 	return nil
+}
+
+func (a loginSessions) RevokeAccount(ctx context.Context, accountID, keepHandle string) (int, error) {
+	n, err := a.s.sessions.DeleteAccount(ctx, accountID, keepHandle)
+	if err != nil {
+		a.s.metrics.storeErrors.WithLabelValues("delete").Inc()
+		return 0, storeDown(err)
+	}
+	return n, nil
 }
 
 // loginEvents writes what the machine reports to the audit trail and the metrics.
@@ -164,11 +178,14 @@ func (s *Server) opening(r *http.Request, rawReturnTo string) login.Opening {
 
 // stepResult is the answer of every factor: {"next": STEP, …} (CONTRACT §5).
 type stepResult struct {
-	Next       string       `json:"next"`
+	Next       string       `json:"next,omitempty"` // "" only for an enrollment outside a login
 	Methods    []string     `json:"methods,omitempty"`
 	MFAMethods []string     `json:"mfa_methods,omitempty"`
 	Consoles   []consoleRef `json:"consoles,omitempty"`
 	Redirect   string       `json:"redirect,omitempty"`
+
+	// RecoveryCodes: the set the first second factor handed out (CONTRACT §10), shown once.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
 }
 
 type consoleRef struct {
@@ -205,7 +222,7 @@ func (s *Server) afterStep(w http.ResponseWriter, r *http.Request, l *login.Logi
 	if res.Provisioning {
 		s.pokeProvisioning()
 	}
-	out := &stepResult{Next: res.Next, Methods: res.Methods, MFAMethods: res.MFAMethods}
+	out := &stepResult{Next: res.Next, Methods: res.Methods, MFAMethods: res.MFAMethods, RecoveryCodes: l.RecoveryCodes}
 	if !res.Complete {
 		return out, nil
 	}
@@ -294,3 +311,28 @@ func (s *Server) runStep(w http.ResponseWriter, r *http.Request, value string, s
 	res, err := step(r.Context(), l, value)
 	return s.afterStep(w, r, l, res, err)
 }
+
+// apiReset is POST /login/reset (CONTRACT §10): 202 whatever the address.
+func (s *Server) apiReset(w http.ResponseWriter, r *http.Request) error {
+	if err := decodeJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	if err := s.startReset(r); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"sent": true})
+	return nil
+}
+
+// startReset mails a reset code to the login's address if it has an
+// account (login.StartReset); the API and the page both call it.
+func (s *Server) startReset(r *http.Request) error {
+	l, err := s.currentLogin(r)
+	if err != nil {
+		return err
+	}
+	return s.login.StartReset(r.Context(), l)
+}
+
+// resetSentNotice is what the page says once a reset was asked for.
+const resetSentNotice = "If this address has an account, a reset code is on its way. Your second factor will still be asked for."

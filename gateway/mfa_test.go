@@ -97,7 +97,8 @@ func TestTOTPEnrollThenRequiredAtLogin(t *testing.T) {
 	b2.do("POST", accountURL+"/api/v1/login/identify", map[string]string{"email": "alice@example.com"})
 	r := b2.do("POST", accountURL+"/api/v1/login/password", map[string]string{"password": "correct horse battery"})
 	m := r.json(t)
-	if m["next"] != "mfa" || fmt.Sprint(m["mfa_methods"]) != "[totp]" {
+	// The set of recovery codes the first factor handed out is offered too (CONTRACT §10).
+	if m["next"] != "mfa" || fmt.Sprint(m["mfa_methods"]) != "[totp recovery_code]" {
 		t.Fatalf("after password: %s", r.body)
 	}
 	if r := b2.do("GET", accountURL+"/api/v1/login/state", nil); !strings.Contains(string(r.body), `"next":"mfa"`) {

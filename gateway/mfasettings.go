@@ -121,7 +121,11 @@ func (s *Server) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, cur *cur
 		if err := s.security.ConfirmTOTP(r.Context(), s.caller(r, cur), req.Code, req.SecretID); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{})
+		out, err := s.firstRecoveryCodes(r, cur)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
 	l := s.loginOf(r, cur.sess)
@@ -152,7 +156,7 @@ func (s *Server) confirmTOTP(w http.ResponseWriter, r *http.Request, rawCode str
 	l := s.loginOf(r, cur.sess)
 	res, err := s.login.ConfirmTOTP(r.Context(), l, rawCode)
 	if err == nil && res == nil {
-		return nil, nil // a complete session: nothing more to do
+		return recoveryCodesResult(l), nil // a complete session: nothing more to do
 	}
 	return s.afterStep(w, r, l, res, err)
 }
@@ -163,7 +167,7 @@ func (s *Server) enrolled(w http.ResponseWriter, r *http.Request, cur *current, 
 	l := s.loginOf(r, cur.sess)
 	res, err := s.login.Enrolled(r.Context(), l, method)
 	if err == nil && res == nil {
-		return nil, nil
+		return recoveryCodesResult(l), nil
 	}
 	return s.afterStep(w, r, l, res, err)
 }
@@ -212,7 +216,10 @@ func (s *Server) apiPasskeyRegister(w http.ResponseWriter, r *http.Request, cur 
 		return err
 	}
 	out := map[string]any{"id": base64.RawURLEncoding.EncodeToString(cred.ID), "name": cred.Name}
-	if res != nil {
+	if res != nil && len(res.RecoveryCodes) > 0 {
+		out["recovery_codes"] = res.RecoveryCodes
+	}
+	if res != nil && res.Next != "" {
 		out["next"] = res.Next
 		if res.Redirect != "" {
 			out["redirect"] = res.Redirect
@@ -265,12 +272,18 @@ func (s *Server) apiTOTPDelete(w http.ResponseWriter, r *http.Request, cur *curr
 	if err := s.security.RemoveTOTP(r.Context(), s.caller(r, cur)); err != nil {
 		return err
 	}
+	if err := s.login.SecondFactorRemoved(r.Context(), cur.sess.AccountID); err != nil {
+		return err
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) apiPasskeyDelete(w http.ResponseWriter, r *http.Request, cur *current) error {
 	if err := s.security.RemovePasskey(r.Context(), s.caller(r, cur), r.PathValue("id")); err != nil {
+		return err
+	}
+	if err := s.login.SecondFactorRemoved(r.Context(), cur.sess.AccountID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

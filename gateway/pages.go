@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"unigate/login"
 	"unigate/session"
@@ -17,7 +18,7 @@ type loginPage struct {
 	Base       string // "" on the account host, "/.auth" on a legacy console host
 	Legacy     string // the console's name on its legacy login page
 	PortalURL  string
-	Step       string // "identify", "password", "email_code", "mfa", "set_password", "enroll_mfa"
+	Step       string // "identify", "password", "email_code", "reset", "mfa", "set_password", "enroll_mfa"
 	Email      string
 	ReturnTo   string
 	Error      string
@@ -28,6 +29,10 @@ type loginPage struct {
 	Providers  []string // identity providers configured, for the buttons
 	CodeSent   bool     // an email code was sent in this login
 	TOTP       *totpEnrollView
+	// RecoveryCodes: the set the first second factor handed out, shown once
+	// (step "recovery_codes"), then Continue goes on.
+	RecoveryCodes []string
+	Continue      string
 }
 
 // Has reports whether list holds v (for the templates).
@@ -118,6 +123,9 @@ func (s *Server) pageLogin(w http.ResponseWriter, r *http.Request) {
 		if err := s.fillLoginPage(r, cur, &page); err != nil {
 			s.errorPage(w, r, err)
 			return
+		}
+		if q.Get("reset") != "" && page.Step == "password" {
+			page.Step, page.Notice = "reset", resetSentNotice
 		}
 	}
 	s.render(w, r, http.StatusOK, "login", page)
@@ -244,9 +252,21 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 	case "email_code":
 		page.Step = "email_code"
 		res, err = s.runStep(w, r, f.Get("code"), s.login.VerifyEmailCode)
+	case "reset_send":
+		page.Step = "reset"
+		if err = s.startReset(r); err == nil {
+			http.Redirect(w, r, loginPath+"?reset=1", http.StatusSeeOther)
+			return
+		}
+	case "reset":
+		page.Step = "reset"
+		res, err = s.runStep(w, r, f.Get("code"), s.login.VerifyReset)
 	case "totp":
 		page.Step = "mfa"
 		res, err = s.runStep(w, r, f.Get("code"), s.login.TOTP)
+	case "recovery_code":
+		page.Step = "mfa"
+		res, err = s.runStep(w, r, f.Get("code"), s.login.RecoveryCode)
 	case "totp_confirm":
 		page.Step = "enroll_mfa"
 		res, err = s.confirmTOTP(w, r, f.Get("code"))
@@ -272,7 +292,7 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 				s.errorPage(w, r, err)
 				return
 			}
-			if step == "email_code" {
+			if step == "email_code" || step == "reset" {
 				page.Step = step
 			}
 		}
@@ -283,16 +303,25 @@ func (s *Server) pageLoginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, ae.Status, "login", page)
 		return
 	}
-	if res == nil || res.Next != session.StepDone {
-		http.Redirect(w, r, loginPath, http.StatusSeeOther)
-		return
-	}
-	target := res.Redirect
-	if target == "" {
-		target = "/consoles"
-		if page.Base != "" {
-			target = "/"
+	target := loginPath
+	if res != nil && res.Next == session.StepDone {
+		target = res.Redirect
+		if target == "" {
+			target = "/consoles"
+			if page.Base != "" {
+				target = "/"
+			}
 		}
+	}
+	if res != nil && len(res.RecoveryCodes) > 0 {
+		// Shown once, before going on (CONTRACT §10). A console's handoff
+		// link would die while the codes are copied: the chooser instead.
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+			target = "/consoles"
+		}
+		page.Step, page.RecoveryCodes, page.Continue = "recovery_codes", res.RecoveryCodes, target
+		s.render(w, r, http.StatusOK, "login", page)
+		return
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

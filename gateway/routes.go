@@ -69,6 +69,9 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/password/set", s.api(s.needLoginInProgress("password", s.login.SetPassword)))
 	api.Handle("POST /api/v1/login/email-code", s.api(s.apiEmailCode))
 	api.Handle("POST /api/v1/login/email-code/verify", s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)))
+	api.Handle("POST /api/v1/login/reset", s.api(s.apiReset))
+	api.Handle("POST /api/v1/login/reset/verify", s.api(s.needLoginInProgress("code", s.login.VerifyReset)))
+	api.Handle("POST /api/v1/login/recovery-code", s.api(s.needLoginInProgress("code", s.login.RecoveryCode)))
 	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
 	// Before any identify too, for passkey autofill (autofill.go).
 	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiLoginPasskeyOptions))
@@ -106,6 +109,8 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/me/mfa/passkeys/options", s.api(s.needEnrollment(s.apiPasskeyRegisterOptions)))
 	api.Handle("POST /api/v1/me/mfa/passkeys", s.api(s.needEnrollment(s.apiPasskeyRegister)))
 	api.Handle("DELETE /api/v1/me/mfa/passkeys/{id}", s.api(s.needRecentProof(s.apiPasskeyDelete)))
+	api.Handle("POST /api/v1/me/mfa/recovery-codes", s.api(s.needRecentProof(s.apiRecoveryCodesCreate)))
+	api.Handle("GET /api/v1/me/mfa/recovery-codes", s.api(s.needSession(s.apiRecoveryCodes)))
 	api.Handle("/api/", s.api(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	account.Handle("/api/", s.jsonMethodNotAllowed(api))
 
@@ -136,6 +141,9 @@ func (s *Server) routes() http.Handler {
 	auth.Handle("POST /.auth/api/v1/login/password/set", s.legacyOnly(s.api(s.needLoginInProgress("password", s.login.SetPassword)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/email-code", s.legacyOnly(s.api(s.apiEmailCode).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/email-code/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyEmailCode)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/reset", s.legacyOnly(s.api(s.apiReset).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/reset/verify", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.VerifyReset)).ServeHTTP))
+	auth.Handle("POST /.auth/api/v1/login/recovery-code", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.RecoveryCode)).ServeHTTP))
 	auth.Handle("POST /.auth/api/v1/login/totp", s.legacyOnly(s.api(s.needLoginInProgress("code", s.login.TOTP)).ServeHTTP))
 	auth.HandleFunc("/.auth/", func(w http.ResponseWriter, r *http.Request) { s.consoleError(w, r, errNotFound) })
 

@@ -13,6 +13,9 @@ import (
 type mfaState struct {
 	totp     bool
 	passkeys int
+	// recoveryCodes are the unused codes of the account's set: offered at
+	// mfa while some are left, never a second factor of their own.
+	recoveryCodes int
 }
 
 func (f mfaState) any() bool { return f.totp || f.passkeys > 0 }
@@ -25,6 +28,9 @@ func (f mfaState) methods() []string {
 	if f.passkeys > 0 {
 		out = append(out, "passkey")
 	}
+	if f.any() && f.recoveryCodes > 0 {
+		out = append(out, "recovery_code")
+	}
 	return out
 }
 
@@ -33,7 +39,13 @@ func (m *Machine) mfaOf(ctx context.Context, accountID string) (mfaState, error)
 	if err != nil {
 		return mfaState{}, internal(err)
 	}
-	return mfaState{totp: totp, passkeys: n}, nil
+	f := mfaState{totp: totp, passkeys: n}
+	if f.any() && m.recovery != nil {
+		if f.recoveryCodes, err = m.unusedRecoveryCodes(ctx, accountID); err != nil {
+			return mfaState{}, err
+		}
+	}
+	return f, nil
 }
 
 // nextStep is the login state machine: what the account still owes after
@@ -46,11 +58,14 @@ func (m *Machine) mfaOf(ctx context.Context, accountID string) (mfaState, error)
 // but set a password and enroll (or use) a second factor (SECURITY.md), for
 // every account, whatever flags the unification set.
 func (m *Machine) nextStep(sess *session.Session, acct *accounts.Account, f mfaState) string {
-	mfaDone := sess.MFA == "totp" || sess.MFA == "passkey"
+	mfaDone := sess.MFA == "totp" || sess.MFA == "passkey" || sess.MFA == mfaRecoveryCode
 	switch {
 	case f.any() && !mfaDone:
 		return session.StepMFA
 	case acct.PasswordSetRequired:
+		return session.StepSetPassword
+	case resetting(sess) && !slices.Contains(sess.Factors, factorNewPassword):
+		// A reset: the new password once the second factor is proven.
 		return session.StepSetPassword
 	case !f.any() && (acct.MFAEnrollRequired || m.cfg.RequireMFA || emailCodeFirst(sess)):
 		return session.StepEnrollMFA
@@ -127,7 +142,7 @@ func (m *Machine) complete(ctx context.Context, l *Login, acct *accounts.Account
 // Finished is told by the edge that a complete login is stored under its
 // new token: the account's failures are forgotten and the login audited.
 func (m *Machine) Finished(ctx context.Context, l *Login) {
-	m.lockout.Clear(ctx, l.Session.Email)
+	m.lockout.clearLogin(ctx, l.Session.Email, l.Client)
 	m.events.Audit(ctx, l.Client, "login.success", l.Session.AccountID,
 		map[string]string{"factors": strings.Join(slices.Compact(slices.Clone(l.Session.Factors)), ",")})
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/netip"
 	"time"
 
 	"unigate/mail"
@@ -18,10 +19,27 @@ import (
 const (
 	// maxEmailCodeTries: a code dies after five wrong tries (CONTRACT §5).
 	maxEmailCodeTries = mfa.MaxEmailCodeTries
-	// maxCodesPerHour bounds the codes mailed to one address per hour.
-	maxCodesPerHour = 10
 	// resendInterval: one code per 30 s per login attempt and per address.
 	resendInterval = 30 * time.Second
+)
+
+// Hourly budgets of mailed codes (issue 16 finding 7). A single per-address
+// budget let a stranger spend a flagged account's only way in (its email
+// code) by asking for codes all hour. The tight budgets are per login
+// attempt and per client network, what a stranger controls; the
+// per-address ceiling is far above them, so that it takes many networks to
+// reach it, and it still bounds the mail one mailbox receives.
+const (
+	// codesPerAttemptHour: one login attempt; a person who did not get the
+	// mail asks again two or three times, not five.
+	codesPerAttemptHour = 5
+	// codesPerNetworkHour: one client network; two attempts' worth, enough
+	// for a household or an office whose people sign in by code.
+	codesPerNetworkHour = 10
+	// codesPerAddressHour: one address from every network, sign-up codes
+	// included (finding 8): five networks' worth of strangers before the
+	// owner is refused, and still under one mail a minute.
+	codesPerAddressHour = 50
 )
 
 // emailCodeBinding ties a code to the login attempt that asked for it.
@@ -52,13 +70,8 @@ func (m *Machine) SendEmailCode(ctx context.Context, l *Login) error {
 	if err := m.resendGuard(ctx, sess.Email); err != nil {
 		return err
 	}
-	// At most a few codes an hour to one address: no mailbox flooding.
-	n, ttl, err := m.lockout.hit(ctx, addressKey(sess.Email)+":hour", time.Hour)
-	if err != nil {
+	if err := m.codeBudget(ctx, sess, l.Client); err != nil {
 		return err
-	}
-	if n > maxCodesPerHour {
-		return rateLimited(ttl)
 	}
 	acct, err := m.accountByEmail(ctx, sess.Email)
 	if err != nil {
@@ -78,7 +91,7 @@ func (m *Machine) SendEmailCode(ctx context.Context, l *Login) error {
 	}
 	key := "email_code:" + sess.Handle[:16] + ":" + now.UTC().Format(time.RFC3339Nano)
 	if err := m.mailer.Queue(ctx, key, acct.ID, mail.KindEmailCode, acct.Locale, acct.Email,
-		mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes()}); err != nil {
+		mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes(), Name: acct.Name}); err != nil {
 		return internal(err)
 	}
 	m.events.Audit(ctx, l.Client, "email_code.sent", acct.ID, nil)
@@ -98,6 +111,42 @@ func (m *Machine) resendGuard(ctx context.Context, email string) error {
 	return nil
 }
 
+// codeBudget spends one mailed code of the hourly budgets of the attempt,
+// the client network and the address.
+func (m *Machine) codeBudget(ctx context.Context, sess *session.Session, client netip.Addr) error {
+	budgets := []struct {
+		key   string
+		limit int64
+	}{
+		{"emailcode:attempt:" + sess.Handle, codesPerAttemptHour},
+		{"emailcode:net:" + ClientNetwork(client), codesPerNetworkHour},
+		{addressKey(sess.Email) + ":hour", codesPerAddressHour},
+	}
+	for _, b := range budgets {
+		n, ttl, err := m.lockout.hit(ctx, b.key, time.Hour)
+		if err != nil {
+			return err
+		}
+		if n > b.limit {
+			return rateLimited(ttl)
+		}
+	}
+	return nil
+}
+
+// addressBudget spends one mail of the address's hourly ceiling, which
+// sign-up mails share with the login codes (issue 16 finding 8).
+func (m *Machine) addressBudget(ctx context.Context, email string) error {
+	n, ttl, err := m.lockout.hit(ctx, addressKey(email)+":hour", time.Hour)
+	if err != nil {
+		return err
+	}
+	if n > codesPerAddressHour {
+		return rateLimited(ttl)
+	}
+	return nil
+}
+
 func (m *Machine) codeMinutes() int { return max(1, int(m.cfg.EmailCodeTTL.Minutes())) }
 
 // VerifyEmailCode is POST /login/email-code/verify.
@@ -106,7 +155,10 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 		return nil, err
 	}
 	sess := l.Session
-	att, err := m.lockout.Begin(ctx, sess.Email, l.Client, "email_code")
+	// The mailbox is a flagged account's only way in: a stranger's guesses
+	// must not close it (issue 16 finding 7). The code itself bounds them:
+	// five tries, and the hourly budgets of mailed codes.
+	att, err := m.lockout.beginRecovery(ctx, sess.Email, l.Client, "email_code")
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +167,7 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 		return nil, err
 	}
 	refuse := func() (*Result, error) {
+		att.Failed(ctx)
 		m.events.Attempt("email_code", "failure")
 		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": "email_code"})
 		return nil, ErrInvalidCode

@@ -30,6 +30,7 @@ var (
 	ErrNoCeremony         = &Error{"no_ceremony"}
 	ErrPasskeyUnavailable = &Error{"passkey_unavailable"}
 	ErrSSONotLinked       = &Error{"sso_not_linked"}
+	ErrNotFound           = &Error{"not_found"}
 )
 
 // WeakPasswordError: the password is refused by the policy; the message

@@ -64,6 +64,10 @@ func (m memSessions) Delete(ctx context.Context, handle string) error {
 	return m.st.Delete(ctx, handle)
 }
 
+func (m memSessions) RevokeAccount(ctx context.Context, accountID, keep string) (int, error) {
+	return m.st.DeleteAccount(ctx, accountID, keep)
+}
+
 // fakeHasher stands for accounts.Hasher: cheap, with a count of the
 // hashing work done. work counts the calls; argon2 the argon2id
 // computations (a hash or a verification: each one unit); bcryptRounds the
@@ -224,6 +228,7 @@ type fixture struct {
 	passkeys *fakePasskeys
 	m        *Machine
 	client   netip.Addr
+	secret   string // a TOTP secret a test case set up
 }
 
 func testConfig() Config {
@@ -257,7 +262,8 @@ func newFixture(t *testing.T, configure ...func(*Config)) *fixture {
 		client: netip.MustParseAddr("192.0.2.10")}
 	f.m = New(Deps{Config: cfg, Accounts: acc, Factors: acc, Signups: acc, Hasher: f.hasher, Sealer: sealer,
 		Passkeys: f.passkeys, Sessions: memSessions{f.sessions}, Counters: f.sessions, Mailer: f.mail,
-		Events: f.events, Clock: c.now, CodeKey: []byte(strings.Repeat("c", 32))})
+		Events: f.events, Clock: c.now, CodeKey: []byte(strings.Repeat("c", 32)),
+		Recovery: acc, RecoveryKey: []byte(strings.Repeat("r", 32))})
 	return f
 }
 

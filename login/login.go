@@ -33,12 +33,15 @@ const (
 
 // Config is what the machine needs to know of the configuration.
 type Config struct {
-	MaxFailures       int           // failed guesses per account per Lockout window
-	IPMaxFailures     int           // failed guesses per client network per Lockout window
-	Lockout           time.Duration // the window of both counters
-	EmailCodeTTL      time.Duration
-	PasswordMinLength int
-	RequireMFA        bool
+	MaxFailures   int // failed guesses per (account, client network) per Lockout window
+	IPMaxFailures int // failed guesses per client network per Lockout window
+	// MaxConsecutiveFailures locks an account until it is recovered
+	// (Lockout); 0 is DefaultMaxConsecutiveFailures.
+	MaxConsecutiveFailures int
+	Lockout                time.Duration // the window of both counters
+	EmailCodeTTL           time.Duration
+	PasswordMinLength      int
+	RequireMFA             bool
 	// BcryptCost is the bcrypt work every password check pays, as a bcrypt
 	// cost: the highest cost of the imported bcrypt hashes (VerifyPassword).
 	// 0: no padding (no bcrypt hash was imported).
@@ -110,6 +113,9 @@ type Sessions interface {
 	Save(ctx context.Context, s *session.Session) error
 	// Delete ends a session (the one a new login replaces).
 	Delete(ctx context.Context, handle string) error
+	// RevokeAccount ends every session of the account but keepHandle's
+	// (a password reset), on every replica, and says how many.
+	RevokeAccount(ctx context.Context, accountID, keepHandle string) (int, error)
 }
 
 // Counters are the store's atomic counters (session.Store has them).
@@ -117,6 +123,7 @@ type Counters interface {
 	Hit(ctx context.Context, key string, window time.Duration) (count int64, ttl time.Duration, err error)
 	Unhit(ctx context.Context, key string) error
 	Reset(ctx context.Context, key string) error
+	Peek(ctx context.Context, key string) (count int64, ttl time.Duration, err error)
 }
 
 // Mailer queues one message; key makes queueing idempotent.
@@ -150,6 +157,10 @@ type Deps struct {
 	Clock    func() time.Time
 	// CodeKey keys the HMAC of email codes.
 	CodeKey []byte
+	// Recovery keeps the recovery codes; RecoveryKey keys their hashes and
+	// must outlive them (a new key makes every stored set useless).
+	Recovery    RecoveryCodes
+	RecoveryKey []byte
 }
 
 // Machine runs the login steps. It is safe for concurrent use.
@@ -167,6 +178,9 @@ type Machine struct {
 	now      func() time.Time
 	codeKey  []byte
 	lockout  *Lockout
+	// recovery keeps the recovery codes, hashed under recoveryKey.
+	recovery    RecoveryCodes
+	recoveryKey []byte
 }
 
 // New builds a Machine.
@@ -174,12 +188,16 @@ func New(d Deps) *Machine {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	return &Machine{
+	if d.Config.MaxConsecutiveFailures <= 0 {
+		d.Config.MaxConsecutiveFailures = DefaultMaxConsecutiveFailures
+	}
+	m := &Machine{
 		cfg: d.Config, accounts: d.Accounts, factors: d.Factors, signups: d.Signups, hasher: d.Hasher,
 		sealer: d.Sealer, passkeys: d.Passkeys, sessions: d.Sessions, mailer: d.Mailer, events: d.Events,
-		now: d.Clock, codeKey: d.CodeKey,
-		lockout: &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events},
+		now: d.Clock, codeKey: d.CodeKey, recovery: d.Recovery, recoveryKey: d.RecoveryKey,
 	}
+	m.lockout = &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events, locked: m.noticeLocked}
+	return m
 }
 
 // Lockout is the machine's failure counting, for the edge's other guessable
@@ -198,6 +216,9 @@ type Login struct {
 	LegacyConsole string
 	// Locale is the language of the request (a sign-up's mail and account).
 	Locale string
+	// RecoveryCodes are the codes of a set the step handed out (the first
+	// second factor enrolled), to show once; nil for none.
+	RecoveryCodes []string
 }
 
 // Result is the answer of a step: {"next": STEP, …} (CONTRACT §5).

@@ -28,6 +28,7 @@ func (m *Machine) Password(ctx context.Context, l *Login, password string) (*Res
 		return nil, err
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("password", "failure")
 		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": "password"})
 		return nil, ErrInvalidCredentials
@@ -160,6 +161,12 @@ func (m *Machine) SetPassword(ctx context.Context, l *Login, password string) (*
 		return nil, internal(err)
 	}
 	m.events.Audit(ctx, l.Client, "password.set", l.Session.AccountID, nil)
+	if resetting(l.Session) {
+		l.Session.Factors = append(l.Session.Factors, factorNewPassword)
+		if err := m.resetDone(ctx, l); err != nil {
+			return nil, err
+		}
+	}
 	acct, err := m.accounts.AccountByID(ctx, l.Session.AccountID)
 	if err != nil {
 		return nil, internal(err)

@@ -46,6 +46,7 @@ func (m *Machine) Reauth(ctx context.Context, l *Login, in ReauthInput) (*Result
 		return nil, err
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt(method, "failure")
 		m.events.Audit(ctx, l.Client, "reauth.failure", sess.AccountID, map[string]string{"method": method})
 		return nil, ErrInvalidCredentials

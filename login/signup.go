@@ -40,6 +40,9 @@ func (m *Machine) StartSignup(ctx context.Context, l *Login, rawEmail, password 
 	if err := m.resendGuard(ctx, email); err != nil {
 		return nil, err
 	}
+	if err := m.addressBudget(ctx, email); err != nil {
+		return nil, err
+	}
 	hash, err := m.hasher.Hash(ctx, password)
 	if err != nil {
 		return nil, internal(err)
@@ -73,7 +76,7 @@ func (m *Machine) StartSignup(ctx context.Context, l *Login, rawEmail, password 
 	key := "signup:" + sess.Handle[:16]
 	if existing != nil {
 		err = m.mailer.Queue(ctx, key, existing.ID, mail.KindAccountExists, existing.Locale, existing.Email,
-			mail.AccountExistsData{SignInURL: m.cfg.PortalLoginURL})
+			mail.AccountExistsData{SignInURL: m.cfg.PortalLoginURL, Name: existing.Name})
 	} else {
 		err = m.mailer.Queue(ctx, key, "", mail.KindSignupCode, l.Locale, email,
 			mail.CodeData{Code: code, ExpiresMinutes: m.codeMinutes()})
@@ -112,6 +115,7 @@ func (m *Machine) VerifySignup(ctx context.Context, l *Login, rawCode string) (*
 		if err := m.sessions.Save(ctx, sess); err != nil {
 			return nil, err
 		}
+		att.Failed(ctx)
 		m.events.Attempt("signup_code", "failure")
 		return nil, ErrInvalidCode
 	}

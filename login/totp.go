@@ -17,7 +17,11 @@ func (m *Machine) TOTP(ctx context.Context, l *Login, rawCode string) (*Result, 
 		return nil, err
 	}
 	sess := l.Session
-	att, err := m.lockout.Begin(ctx, sess.Email, l.Client, "totp")
+	begin := m.lockout.Begin
+	if ownerRecovering(sess) {
+		begin = m.lockout.beginRecovery // the owner lifting the consecutive lock
+	}
+	att, err := begin(ctx, sess.Email, l.Client, "totp")
 	if err != nil {
 		return nil, err
 	}
@@ -26,6 +30,7 @@ func (m *Machine) TOTP(ctx context.Context, l *Login, rawCode string) (*Result, 
 		return nil, err
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("totp", "failure")
 		m.events.Audit(ctx, l.Client, "login.failure", sess.AccountID, map[string]string{"method": "totp"})
 		return nil, ErrInvalidCode
@@ -135,6 +140,7 @@ func (m *Machine) ConfirmTOTP(ctx context.Context, l *Login, rawCode string) (*R
 		step, ok = mfa.VerifyTOTP(string(secret), code, m.now())
 	}
 	if !ok {
+		att.Failed(ctx)
 		m.events.Attempt("totp", "failure")
 		m.events.Audit(ctx, l.Client, "mfa.enroll_failure", sess.AccountID, map[string]string{"method": "totp"})
 		return nil, ErrInvalidCode
@@ -155,6 +161,11 @@ func (m *Machine) Enrolled(ctx context.Context, l *Login, method string) (*Resul
 		return nil, internal(err)
 	}
 	m.events.Audit(ctx, l.Client, "mfa.enroll", sess.AccountID, map[string]string{"method": method})
+	codes, err := m.FirstRecoveryCodes(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	l.RecoveryCodes = codes
 	if sess.Complete() {
 		return nil, nil
 	}

@@ -40,6 +40,7 @@ const KindInvitation = "invitation"
 
 // InvitationData fills the invitation templates.
 type InvitationData struct {
+	Name         string // the invitee's, when they have an account and gave one; "" for none
 	Organization string // its name
 	Role         string // owner, admin or member
 	InvitedBy    string // the inviter's email
@@ -51,6 +52,9 @@ type InvitationData struct {
 type CodeData struct {
 	Code           string // exactly 8 ASCII digits (CONTRACT.md §9)
 	ExpiresMinutes int    // at least 1
+	// Name greets the account's owner ("Hello Anna"): accounts.Account.Name,
+	// "" for none (and for a sign-up, which has no account yet).
+	Name string
 }
 
 // KindUnifyNotice: the notice each account of the account unification is
@@ -64,6 +68,7 @@ const KindUnifyNotice = "unify_notice"
 // It is stored as JSON in the outbox, a million at once after a
 // unification: what is false or empty is left out of it.
 type UnifyNoticeData struct {
+	Name      string `json:",omitempty"` // the greeting's; "" for none
 	Email     string // the unified account's, which signs in
 	SignInURL string `json:",omitempty"` // where to sign in; "" leaves the link out
 
@@ -77,14 +82,70 @@ type UnifyNoticeData struct {
 	NoPassword          bool `json:",omitempty"` // no password was imported: sign in by email code and choose one
 	DediboxTOTPKept     bool `json:",omitempty"` // the Dedibox authenticator app keeps working
 	DediboxTOTPReplaced bool `json:",omitempty"` // the Scaleway second factors replace the Dedibox TOTP
+	Prelinked           bool `json:",omitempty"` // linked before the cutoff: both consoles' sign-ins keep working
 
 	DediboxAccounts  []string `json:",omitempty"` // ids of the Dedibox accounts it holds
 	ScalewayAccounts []string `json:",omitempty"` // ids of the Scaleway accounts it holds (the new one for NewScaleway)
 }
 
+// KindUnifyAnnounce: the "upcoming change" email `unify announce` sends
+// each future unified account before the unification (CONTRACT §8 rule 6).
+// Data: UnifyAnnounceData. Queued by the million, it is stored as data and
+// rendered when sent, as KindUnifyNotice is.
+const KindUnifyAnnounce = "unify_announce"
+
+// UnifyAnnounceData fills the unify_announce templates: what the
+// unification will change for one person and what to do before it. What is
+// false or empty is left out of the JSON stored in the outbox.
+type UnifyAnnounceData struct {
+	Name  string `json:",omitempty"` // the greeting's; "" for none
+	Email string // the address that will sign in
+	Date  string `json:",omitempty"` // YYYY-MM-DD of the change; "" when not announced
+
+	// Exactly one of these four says what will happen.
+	NothingChanges bool `json:",omitempty"` // a Scaleway account without Dedibox records
+	JoinScaleway   bool `json:",omitempty"` // the Dedibox account will join its Scaleway account
+	NewScaleway    bool `json:",omitempty"` // no Scaleway account: one will be created
+	Merged         bool `json:",omitempty"` // several accounts of one address: password and second factors will be erased
+
+	SMSRemoved bool `json:",omitempty"` // SMS is the only second factor: another will be needed
+	NoPassword bool `json:",omitempty"` // no password to keep: sign in by email code and choose one
+	Prelinked  bool `json:",omitempty"` // linked before the cutoff: both consoles' sign-ins keep working
+
+	DediboxAccounts  []string `json:",omitempty"` // ids of the Dedibox accounts it holds
+	ScalewayAccounts []string `json:",omitempty"` // ids of the Scaleway accounts it holds
+}
+
+// The security notices (CONTRACT §10): each says what happened to the
+// account, when and from where. Data: NoticeData. None carries a code, a
+// secret or a session id.
+const (
+	// KindPasswordResetCode: the code of a "forgot password". Data: CodeData.
+	KindPasswordResetCode = "password_reset_code"
+	// KindAccountLocked: the consecutive failures locked the account until
+	// its owner resets the password (issue 16 finding 6).
+	KindAccountLocked = "account_locked"
+	// KindPasswordReset: the password was reset.
+	KindPasswordReset = "password_reset"
+	// KindRecoveryCodeUsed: a recovery code signed in; Remaining says how many are left.
+	KindRecoveryCodeUsed = "recovery_code_used"
+	// KindRecoveryCodesCreated: a new set of recovery codes (the old one died).
+	KindRecoveryCodesCreated = "recovery_codes_created"
+)
+
+// NoticeData fills the security notices.
+type NoticeData struct {
+	At        string // when, in UTC ("2026-12-08 10:00 UTC")
+	IP        string // the client's address
+	Device    string // the client's browser, as its User-Agent says
+	Remaining int    // recovery_code_used: the unused codes left
+	SignInURL string // where to sign in or to start a reset; "" leaves the link out
+}
+
 // AccountExistsData fills the account_exists templates.
 type AccountExistsData struct {
 	SignInURL string // where to sign in; "" leaves the link out
+	Name      string // the account's owner's, "" for none
 }
 
 // kindSpec is what the renderer knows of a kind beyond its templates. To add
@@ -109,8 +170,18 @@ var kinds = map[string]kindSpec{
 	KindSignupCode:    {code: true, priority: 10},
 	KindAccountExists: {priority: 5},
 	KindInvitation:    {priority: 5},
+	// Someone waits for a reset code as for a sign-in code.
+	KindPasswordResetCode: {code: true, priority: 10},
+	// Security notices: before bulk mail, after the codes.
+	KindAccountLocked:        {priority: 5},
+	KindPasswordReset:        {priority: 5},
+	KindRecoveryCodeUsed:     {priority: 5},
+	KindRecoveryCodesCreated: {priority: 5},
 	// Bulk notices: after any mail someone waits for.
 	KindUnifyNotice: {priority: -1, stored: func() any { return new(UnifyNoticeData) }},
+
+	// The announcement before the unification: bulk too.
+	KindUnifyAnnounce: {priority: -1, stored: func() any { return new(UnifyAnnounceData) }},
 }
 
 // locales lists the languages with templates; the first is the fallback.

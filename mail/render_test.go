@@ -95,8 +95,21 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 		"fr/" + KindAccountExists: "Vous avez déjà un compte",
 		"en/unify_notice":         "Your Dedibox and Scaleway accounts are now one account",
 		"fr/unify_notice":         "Vos comptes Dedibox et Scaleway n'en font plus qu'un",
+		"en/unify_announce":       "Coming soon: your Dedibox and Scaleway accounts become one",
+		"fr/unify_announce":       "Bientôt : vos comptes Dedibox et Scaleway n'en feront plus qu'un",
 		"en/" + KindInvitation:    "You are invited to join Acme",
 		"fr/" + KindInvitation:    "Invitation à rejoindre Acme",
+
+		"en/" + KindPasswordResetCode:    "Your password reset code",
+		"fr/" + KindPasswordResetCode:    "Votre code de réinitialisation du mot de passe",
+		"en/" + KindAccountLocked:        "Your account is locked",
+		"fr/" + KindAccountLocked:        "Votre compte est verrouillé",
+		"en/" + KindPasswordReset:        "Your password was reset",
+		"fr/" + KindPasswordReset:        "Votre mot de passe a été réinitialisé",
+		"en/" + KindRecoveryCodeUsed:     "A recovery code was used",
+		"fr/" + KindRecoveryCodeUsed:     "Un code de récupération a été utilisé",
+		"en/" + KindRecoveryCodesCreated: "New recovery codes were created",
+		"fr/" + KindRecoveryCodesCreated: "De nouveaux codes de récupération ont été créés",
 	}
 	greeting := map[string]string{"en": "Hello,", "fr": "Bonjour,"}
 	for _, tc := range []struct{ locale, want string }{
@@ -108,15 +121,21 @@ func TestRenderEveryKindAndLocale(t *testing.T) {
 				if spec.code {
 					data = CodeData{Code: code, ExpiresMinutes: 10}
 				}
+				if isNotice(kind) {
+					data = NoticeData{At: "2025-10-28 09:30 UTC", IP: "192.0.2.1", Device: "Firefox", Remaining: 3,
+						SignInURL: "https://account.example.com/login"}
+				}
 				if kind == KindInvitation {
 					data = InvitationData{Organization: "Acme", Role: "member", InvitedBy: "bob@example.com",
 						AcceptURL: "https://account.example.com/invitations/x", ExpiresDays: 7}
 				}
-				if kind == "unify_notice" { // package unify's NoticeData (unify tests every variant)
-					data = map[string]any{"Email": "alice@example.com", "SignInURL": "https://account.example.com/login",
-						"NothingChanges": false, "JoinedScaleway": true, "NewScaleway": false, "Merged": false,
-						"SMSRemoved": false, "NoPassword": false, "DediboxTOTPKept": true, "DediboxTOTPReplaced": false,
-						"DediboxAccounts": []string{"d-1"}, "ScalewayAccounts": []string{"s-1"}}
+				if kind == KindUnifyNotice { // package unify tests every variant
+					data = UnifyNoticeData{Email: "alice@example.com", SignInURL: "https://account.example.com/login",
+						JoinedScaleway: true, DediboxTOTPKept: true, DediboxAccounts: []string{"d-1"}, ScalewayAccounts: []string{"s-1"}}
+				}
+				if kind == KindUnifyAnnounce {
+					data = UnifyAnnounceData{Email: "alice@example.com", Date: "2026-03-01", JoinScaleway: true,
+						DediboxAccounts: []string{"d-1"}, ScalewayAccounts: []string{"s-1"}}
 				}
 				raw, err := r.Render(kind, tc.locale, "alice@example.com", data)
 				if err != nil {
@@ -336,4 +355,13 @@ func TestPickLocale(t *testing.T) {
 			t.Errorf("pickLocale(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// isNotice: kind is a security notice (data NoticeData).
+func isNotice(kind string) bool {
+	switch kind {
+	case KindAccountLocked, KindPasswordReset, KindRecoveryCodeUsed, KindRecoveryCodesCreated:
+		return true
+	}
+	return false
 }

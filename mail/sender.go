@@ -51,6 +51,10 @@ type SenderOptions struct {
 	// Sealer opens the bodies an Outbox with the same Sealer sealed; without
 	// one, a sealed message is given up.
 	Sealer Sealer
+	// Limiter caps the messages handed to the transport
+	// (mail.rate_per_second: a RedisLimiter shared by the replicas); nil
+	// for no cap.
+	Limiter Limiter
 }
 
 // Sender delivers the outbox: it claims due messages, hands each to the
@@ -69,11 +73,13 @@ type Sender struct {
 	onResult    func(kind, result string)
 	renderer    *Renderer
 	sealer      Sealer
+	limiter     Limiter
 
 	poke chan struct{}
 	// storeDown remembers that the last claim failed, so that an outage is
-	// logged when it starts and ends, not once a second.
-	storeDown bool
+	// logged when it starts and ends, not once a second; limiterDown the
+	// same of the rate limit's bucket.
+	storeDown, limiterDown bool
 }
 
 // NewSender validates opts and fills their defaults.
@@ -97,6 +103,7 @@ func NewSender(store accounts.OutboxStore, t Transport, opts SenderOptions) (*Se
 		onResult:    opts.OnResult,
 		renderer:    opts.Renderer,
 		sealer:      opts.Sealer,
+		limiter:     opts.Limiter,
 		poke:        make(chan struct{}, 1),
 	}
 	if s.log == nil {
@@ -166,10 +173,25 @@ func (s *Sender) Poke() {
 
 // sendDue claims and delivers until nothing is due. It returns how many
 // messages it claimed.
+//
+// Under a rate limit each claim waits first for its sends to be granted:
+// what is claimed is sent at once, never held leased while the bucket
+// refills, and every claim picks the most urgent messages of that moment,
+// so a code queued behind a million bulk notices is claimed by the next
+// claim of any replica (the outbox orders claims by priority). When the
+// bucket cannot be reached nothing is claimed: the cap fails closed, and
+// sending resumes when it is back.
 func (s *Sender) sendDue(ctx context.Context) int {
 	claimed := 0
+	limit := s.concurrency
 	for ctx.Err() == nil {
-		batch, err := s.store.ClaimMail(ctx, s.now(), s.lease, s.concurrency)
+		if s.limiter != nil {
+			limit = s.grantedSends(ctx)
+			if limit == 0 {
+				return claimed
+			}
+		}
+		batch, err := s.store.ClaimMail(ctx, s.now(), s.lease, limit)
 		if err != nil {
 			if ctx.Err() == nil && !s.storeDown {
 				s.log.LogAttrs(ctx, slog.LevelError, "mail: cannot claim from the outbox; retrying", slog.Any("err", err))
@@ -187,11 +209,35 @@ func (s *Sender) sendDue(ctx context.Context) int {
 			wg.Go(func() { s.deliver(ctx, m) })
 		}
 		wg.Wait()
-		if len(batch) < s.concurrency {
+		// A short claim ends the pass only when it is empty: another
+		// replica's claim at the same moment can leave this one short
+		// while much more is due, and waiting for the next poll would
+		// lose a second of sending.
+		if len(batch) == 0 {
 			return claimed
 		}
 	}
 	return claimed
+}
+
+// grantedSends waits on the limiter for the sends of one claim and returns
+// how many were granted: the concurrency, at most the limiter's burst when
+// it has one (so that an idle sender's polls take little of the rate), or 0
+// when the limiter failed.
+func (s *Sender) grantedSends(ctx context.Context) int {
+	n := max(1, min(s.concurrency, s.limiter.Burst()))
+	if err := s.limiter.Wait(ctx, n); err != nil {
+		if ctx.Err() == nil && !s.limiterDown {
+			s.log.LogAttrs(ctx, slog.LevelError, "mail: rate limit unavailable; sending nothing until it is back", slog.Any("err", err))
+		}
+		s.limiterDown = ctx.Err() == nil
+		return 0
+	}
+	if s.limiterDown {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "mail: rate limit reachable again")
+		s.limiterDown = false
+	}
+	return n
 }
 
 // deliver sends one claimed message and records the outcome. The record is

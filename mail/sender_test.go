@@ -26,6 +26,7 @@ type memOutbox struct {
 	mu     sync.Mutex
 	msgs   []*memMsg
 	leases []time.Duration // the lease of each claim
+	limits []int           // the limit of each claim
 }
 
 type memMsg struct {
@@ -56,6 +57,7 @@ func (s *memOutbox) ClaimMail(_ context.Context, now time.Time, lease time.Durat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.leases = append(s.leases, lease)
+	s.limits = append(s.limits, limit)
 	var due []*memMsg
 	for _, m := range s.msgs {
 		if m.SentAt.IsZero() && !m.givenUp && !m.NextAttemptAt.After(now) && !m.leasedUntil.After(now) {

@@ -24,6 +24,12 @@ type Report struct {
 	Prelinked int `json:"prelinked"`
 	// NotificationsQueued counts the notices this run queued (0 on a re-run).
 	NotificationsQueued int `json:"notifications_queued"`
+	// AnnouncementsQueued counts, for a report of Announce, the
+	// announcements this run queued (0 on a re-run); its JSON has
+	// "announcements_queued" in place of "notifications_queued".
+	AnnouncementsQueued int `json:"-"`
+	// Announce marks a report of Announce.
+	Announce bool `json:"-"`
 	// Rejected lists the refused lines, by file (Dedibox first) then line.
 	Rejected []Rejection `json:"rejected"`
 }
@@ -93,7 +99,23 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	if r.Announce {
+		return enc.Encode(announceReport{out.DediboxRecords, out.ScalewayRecords, out.UnifiedAccounts,
+			out.Situations, out.Prelinked, out.AnnouncementsQueued, out.Rejected})
+	}
 	return enc.Encode(out)
+}
+
+// announceReport is the JSON of Announce's report: Report's, with
+// announcements_queued in place of notifications_queued (CONTRACT §8).
+type announceReport struct {
+	DediboxRecords      int         `json:"dedibox_records"`
+	ScalewayRecords     int         `json:"scaleway_records"`
+	UnifiedAccounts     int         `json:"unified_accounts"`
+	Situations          Situations  `json:"situations"`
+	Prelinked           int         `json:"prelinked"`
+	AnnouncementsQueued int         `json:"announcements_queued"`
+	Rejected            []Rejection `json:"rejected"`
 }
 
 // maxListed bounds the refused lines a human summary lists.
@@ -118,16 +140,29 @@ func (r *Report) WriteRejected(w io.Writer, limit int) {
 // WriteSummary writes the report for people.
 func (r *Report) WriteSummary(w io.Writer, dryRun bool) {
 	var b strings.Builder
-	verb := "imported"
-	if dryRun {
-		verb = "would import (dry run, nothing written)"
+	switch {
+	case r.Announce && dryRun:
+		fmt.Fprintf(&b, "unify announce: %d Dedibox and %d Scaleway records make %d future unified accounts (dry run, nothing queued)\n",
+			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts)
+	case r.Announce:
+		fmt.Fprintf(&b, "unify announce: %d Dedibox and %d Scaleway records make %d future unified accounts\n",
+			r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts)
+	default:
+		verb := "imported"
+		if dryRun {
+			verb = "would import (dry run, nothing written)"
+		}
+		fmt.Fprintf(&b, "unify: %s %d Dedibox and %d Scaleway records into %d unified accounts\n",
+			verb, r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts)
 	}
-	fmt.Fprintf(&b, "unify: %s %d Dedibox and %d Scaleway records into %d unified accounts\n",
-		verb, r.DediboxRecords, r.ScalewayRecords, r.UnifiedAccounts)
 	s := r.Situations
 	fmt.Fprintf(&b, "  accounts with Dedibox records: %d (Scaleway account joined %d, new Scaleway account %d, SMS second factor removed %d, several Dedibox accounts merged %d)\n",
 		s.Total(), s.ScalewayAccount, s.NoScalewayAccount, s.SMSMFADisabled, s.MultipleDediboxAccounts)
-	fmt.Fprintf(&b, "  linked before the cutoff: %d; notifications queued: %d\n", r.Prelinked, r.NotificationsQueued)
+	if r.Announce {
+		fmt.Fprintf(&b, "  linked before the cutoff: %d; announcements queued: %d\n", r.Prelinked, r.AnnouncementsQueued)
+	} else {
+		fmt.Fprintf(&b, "  linked before the cutoff: %d; notifications queued: %d\n", r.Prelinked, r.NotificationsQueued)
+	}
 	if n := len(r.Rejected); n > 0 {
 		fmt.Fprintf(&b, "  rejected lines: %d (not imported)\n", n)
 		for _, rj := range r.Rejected[:min(n, maxListed)] {

@@ -270,7 +270,8 @@ func memberships(g *accountGroup) []accounts.UnifyMembership {
 // noticeData says what changed for the account, for its notification.
 func (p *plan) noticeData(merged, smsDisabled bool) NoticeData {
 	g := p.group
-	d := NoticeData{Email: p.account.Email, SMSRemoved: smsDisabled, NoPassword: p.account.PasswordSetRequired && !merged}
+	d := NoticeData{Email: p.account.Email, SMSRemoved: smsDisabled, NoPassword: p.account.PasswordSetRequired && !merged,
+		Prelinked: p.prelinked}
 	for _, r := range g.dedibox {
 		d.DediboxAccounts = append(d.DediboxAccounts, r.rec.ID)
 	}

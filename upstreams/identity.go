@@ -16,7 +16,7 @@ type Identity struct {
 	ConsoleAccountID string // the account's id in that console
 	OrganizationID   string // "" when no organization is selected
 	OrganizationRole string // ignored when OrganizationID is ""
-	MFA              string // "totp" | "passkey" | "none" ("" is read as "none")
+	MFA              string // "totp" | "passkey" | "recovery_code" | "none" ("" is read as "none")
 	Prelinked        bool
 	// SessionID is an opaque handle of the session, safe to log upstream:
 	// never the cookie value nor the store key derived from it.
@@ -44,7 +44,7 @@ func (id *Identity) Validate() error {
 		return fmt.Errorf("%w: empty console", ErrBadIdentity)
 	}
 	switch id.MFA {
-	case "", "none", "totp", "passkey":
+	case "", "none", "totp", "passkey", "recovery_code":
 	default:
 		return fmt.Errorf("%w: unknown MFA %q", ErrBadIdentity, id.MFA)
 	}

@@ -16,6 +16,9 @@ import (
 // that every message it can show has its French.
 
 var messagesFR = map[string]string{
+	// Forgot password (CONTRACT §10).
+	"If this address has an account, a reset code is on its way. Your second factor will still be asked for.": "Si cette adresse a un compte, un code de réinitialisation est en route. Votre second facteur vous sera quand même demandé.",
+
 	// The one message of each error code (gateway/errors.go).
 	"Choose a password of at least %d characters that is not among the most common ones (at most 256 bytes).": "Choisissez un mot de passe d'au moins %d caractères qui ne fasse pas partie des plus courants (256 octets au plus).",
 	"Too many attempts. Try again later.":                    "Trop de tentatives. Réessayez plus tard.",

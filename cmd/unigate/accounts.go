@@ -18,7 +18,7 @@ const maxStdinPassword = 4 << 10
 
 // accounts runs "accounts create".
 func (c *cli) accounts(ctx context.Context, args []string) error {
-	const synopsis = "create|show|disable|enable --email E [--password-stdin] [--json] [--config FILE]"
+	const synopsis = "create|show|disable|enable|unlock --email E [--password-stdin] [--json] [--config FILE]"
 	if len(args) == 0 || isHelp(args[0]) {
 		if len(args) > 0 {
 			fmt.Fprintf(c.stdout, "usage: unigate accounts %s\n", synopsis)
@@ -32,6 +32,8 @@ func (c *cli) accounts(ctx context.Context, args []string) error {
 		return c.accountsShow(ctx, args[1:])
 	case "disable", "enable":
 		return c.accountsSetDisabled(ctx, args[1:], args[0] == "disable")
+	case "unlock":
+		return c.accountsUnlock(ctx, args[1:])
 	default:
 		return usageErrorf("accounts: unknown subcommand %q: want unigate accounts %s", args[0], synopsis)
 	}

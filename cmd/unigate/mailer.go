@@ -1,19 +1,45 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/mail"
 	"unigate/mfa"
+	"unigate/session"
 )
 
-// newMailer builds the transport named by mail.transport and the outbox sender.
-func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger) (*mail.Outbox, error) {
+// newMailer builds the transport named by mail.transport and the outbox
+// sender, capped at mail.rate_per_second, with its metrics on reg (nil:
+// none). release frees what the sender holds (its Redis client), once it
+// has stopped.
+func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger, reg prometheus.Registerer) (outbox *mail.Outbox, release func(), err error) {
+	limiter, closeLimiter, err := newMailLimiter(cfg)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	defer func() {
+		if err != nil {
+			closeLimiter()
+		}
+	}()
+	outbox, err = newOutbox(cfg, store, logger, limiter, newMailMetrics(reg, store))
+	if err != nil {
+		return nil, func() {}, err
+	}
+	return outbox, closeLimiter, nil
+}
+
+// newOutbox builds the transport and the sender.
+func newOutbox(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger, limiter mail.Limiter, onResult func(kind, result string)) (*mail.Outbox, error) {
 	var t mail.Transport
 	switch cfg.Mail.Transport {
 	case "smtp":
@@ -56,7 +82,8 @@ func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer, Sealer: sealer})
+	sender, err := mail.NewSender(store, t, mail.SenderOptions{Logger: logger, Renderer: renderer, Sealer: sealer,
+		Limiter: limiter, OnResult: onResult})
 	if err != nil {
 		return nil, err
 	}
@@ -71,4 +98,79 @@ func outboxSealer(sessionKey []byte) (*mfa.Sealer, error) {
 		return nil, fmt.Errorf("mail: outbox key: %w", err)
 	}
 	return mfa.NewSealer(sub)
+}
+
+// newMailLimiter is the bucket of mail.rate_per_second (CONTRACT §9): in
+// the session Redis, shared by every replica on it, or this process's own
+// when sessions live in memory (one instance only); nil for no limit.
+func newMailLimiter(cfg *config.Config) (mail.Limiter, func(), error) {
+	rate := cfg.Mail.RateLimit()
+	if rate == 0 {
+		return nil, func() {}, nil
+	}
+	if cfg.Session.Store == "memory" {
+		l, err := mail.NewLocalLimiter(rate)
+		return l, func() {}, err
+	}
+	r := cfg.Session.Redis
+	password := ""
+	if r.PasswordFile != "" {
+		p, err := config.ReadSecret(r.PasswordFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("session.redis.password_file: %w", err)
+		}
+		password = p
+	}
+	// A client of its own: the sender's waits never hold a connection the
+	// requests need.
+	client, err := session.NewRedisClient(session.RedisClientOptions{
+		URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
+		Username: r.Username, Password: password, DB: r.DB,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail.rate_per_second: redis: %w", err)
+	}
+	l, err := mail.NewRedisLimiter(client, mail.RateLimitKey(r.KeyPrefix), rate)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return l, func() { client.Close() }, nil
+}
+
+// newMailMetrics registers unigate_mail_sent_total{kind,result} and
+// unigate_outbox_pending (CONTRACT §12) on reg, and returns the sender's
+// OnResult hook; nil without a registry.
+func newMailMetrics(reg prometheus.Registerer, store accounts.OutboxStore) func(kind, result string) {
+	if reg == nil {
+		return nil
+	}
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "unigate_mail_sent_total",
+		Help: "Mail delivery attempts by kind and result (sent, retry, gave_up).",
+	}, []string{"kind", "result"})
+	reg.MustRegister(sent, &outboxPending{store: store, desc: prometheus.NewDesc("unigate_outbox_pending",
+		"Messages in the outbox still to send (neither sent nor given up), all replicas together.", nil, nil)})
+	return func(kind, result string) { sent.WithLabelValues(kind, result).Inc() }
+}
+
+// outboxPending is the gauge unigate_outbox_pending, counted in the outbox
+// at each scrape: watching a million notices drain is watching it fall. A
+// scrape while the account store does not answer leaves it out rather than
+// report a number that is not one.
+type outboxPending struct {
+	store accounts.OutboxStore
+	desc  *prometheus.Desc
+}
+
+func (o *outboxPending) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o *outboxPending) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := o.store.PendingMail(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(n))
 }

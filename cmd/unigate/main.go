@@ -93,6 +93,10 @@ commands:
                                          account store (exit 1 if lines were rejected)
   unify verify --dedibox FILE --scaleway FILE [--config FILE]
                                          prove every source record is accounted for
+  unify announce --dedibox FILE --scaleway FILE [--date YYYY-MM-DD] [--dry-run]
+                 [--report FILE] [--config FILE]
+                                         before the unification: queue the "upcoming
+                                         change" email of every future unified account
   version                                print version and build information
   help [COMMAND]                         print this help, or a command's flags
 

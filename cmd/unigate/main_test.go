@@ -98,7 +98,7 @@ func TestCommandLine(t *testing.T) {
 		{"keys without dir", []string{"keys", "generate"}, 2, "",
 			"unigate: keys generate: --dir is required\n"},
 		{"accounts without subcommand", []string{"accounts"}, 2, "",
-			"unigate: accounts: want a subcommand: unigate accounts create|show|disable|enable --email E [--password-stdin] [--json] [--config FILE]\n"},
+			"unigate: accounts: want a subcommand: unigate accounts create|show|disable|enable|unlock --email E [--password-stdin] [--json] [--config FILE]\n"},
 		{"version with argument", []string{"version", "now"}, 2, "",
 			"unigate: version: unexpected argument \"now\" (run \"unigate version -h\")\n"},
 		{"demo bad listen", []string{"demo", "--listen", "8080"}, 2, "",

@@ -13,6 +13,7 @@ import (
 
 	"unigate/accounts"
 	"unigate/config"
+	"unigate/login"
 	"unigate/mail"
 	"unigate/session"
 )
@@ -102,6 +103,9 @@ type accountView struct {
 	Organizations       []orgView        `json:"organizations"`
 	Sessions            []sessionView    `json:"sessions"`
 	Unification         *unificationView `json:"unification"`
+	// Lockout is the consecutive-failure lock (issue 16 finding 6); nil
+	// when the session store cannot be reached from here (memory).
+	Lockout *login.LockState `json:"lockout"`
 }
 
 type consoleView struct {
@@ -178,6 +182,11 @@ func (c *cli) accountsShow(ctx context.Context, args []string) error {
 			v.Sessions = append(v.Sessions, sessionView{CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(),
 				IP: s.IP, UserAgent: s.UserAgent, Complete: s.Complete()})
 		}
+		st, err := login.LockStateOf(ctx, sessions, a.Email, t.cfg.Login.MaxConsecutiveFailures)
+		if err != nil {
+			return fmt.Errorf("%s: lockout: %w", name, err)
+		}
+		v.Lockout = &st
 	}
 	if t.json {
 		return writeJSONTo(c.stdout, v)
@@ -317,6 +326,13 @@ func printAccount(w io.Writer, v *accountView) {
 		flags = []string{"none"}
 	}
 	row("flags", strings.Join(flags, ", "))
+	if l := v.Lockout; l != nil {
+		state := fmt.Sprintf("not locked (%d of %d failures in a row)", l.ConsecutiveFailures, l.Limit)
+		if l.Locked {
+			state = fmt.Sprintf("locked after %d failures in a row: a password reset or `unigate accounts unlock` lifts it", l.ConsecutiveFailures)
+		}
+		row("lockout", state)
+	}
 	for _, c := range v.Consoles {
 		pre := ""
 		if c.Prelinked {
@@ -413,6 +429,46 @@ func (c *cli) accountsSetDisabled(ctx context.Context, args []string, disable bo
 		fmt.Fprintf(c.stdout, "disabled %s (%s); %d sessions ended\n", a.Email, a.ID, revoked)
 	} else {
 		fmt.Fprintf(c.stdout, "enabled %s (%s)\n", a.Email, a.ID)
+	}
+	return nil
+}
+
+// accountsUnlock is `unigate accounts unlock`: it lifts the lock that
+// max_consecutive_failures failures in a row put on an account (issue 16
+// finding 6), on every replica at once (the counters live in the session store).
+func (c *cli) accountsUnlock(ctx context.Context, args []string) error {
+	const name = "accounts unlock"
+	t, err := c.parseOperator(name, "Lift the lock that too many failed passwords or codes in a row put on an account:\n"+
+		"its passwords and codes are checked again, on every replica at once.", args)
+	if err != nil {
+		return err
+	}
+	store, a, err := openAccount(ctx, name, t)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sessions, closeSessions, err := openSessions(name, t.cfg)
+	if err != nil {
+		return err
+	}
+	defer closeSessions()
+	before, err := login.LockStateOf(ctx, sessions, a.Email, t.cfg.Login.MaxConsecutiveFailures)
+	if err != nil {
+		return fmt.Errorf("%s: lockout: %w", name, err)
+	}
+	if err := login.Unlock(ctx, sessions, a.Email); err != nil {
+		return fmt.Errorf("%s: lockout: %w", name, err)
+	}
+	c.audit(ctx, store, accounts.AuditEvent{At: time.Now(), Kind: "accounts.unlock", AccountID: a.ID,
+		Details: map[string]string{"by": "operator", "was_locked": fmt.Sprint(before.Locked)}})
+	if t.json {
+		return writeJSONTo(c.stdout, map[string]any{"id": a.ID, "email": a.Email, "was_locked": before.Locked, "locked": false})
+	}
+	if before.Locked {
+		fmt.Fprintf(c.stdout, "unlocked %s (%s)\n", a.Email, a.ID)
+	} else {
+		fmt.Fprintf(c.stdout, "%s (%s) was not locked; its count of failures in a row is reset\n", a.Email, a.ID)
 	}
 	return nil
 }

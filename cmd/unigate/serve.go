@@ -53,11 +53,12 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 	if err != nil {
 		return fail(fmt.Errorf("signing key: %w", err))
 	}
-	mailer, err := newMailer(cfg, acc, logger)
+	reg := gateway.NewMetricsRegistry()
+	mailer, closeMailer, err := newMailer(cfg, acc, logger, reg)
 	if err != nil {
 		return fail(fmt.Errorf("mail: %w", err))
 	}
-	reg := gateway.NewMetricsRegistry()
+	defer closeMailer()
 	gw, err := gateway.New(gateway.Deps{
 		Config:   cfg,
 		Sessions: store,

@@ -23,6 +23,9 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "verify" {
 		return c.unifyVerify(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "announce" {
+		return c.unifyAnnounce(ctx, args[1:])
+	}
 	fs := c.flagSet("unify", "--dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]",
 		"Unify the Dedibox and Scaleway exports (JSON Lines) into the account store: one unified account\n"+
 			"per person, each notified once. Re-running with the same files changes nothing; a run stopped\n"+
@@ -143,6 +146,72 @@ func (c *cli) unifyVerify(ctx context.Context, args []string) error {
 	res.WriteText(c.stdout, 100)
 	if !res.OK() {
 		return fmt.Errorf("unify verify: %d differences, %d lines not imported", res.DifferenceCount, len(res.Rejected))
+	}
+	return nil
+}
+
+// unifyAnnounce runs "unify announce".
+func (c *cli) unifyAnnounce(ctx context.Context, args []string) error {
+	fs := c.flagSet("unify announce", "--dedibox FILE --scaleway FILE [--date YYYY-MM-DD] [--dry-run] [--report FILE] [--config FILE]",
+		"Before the unification: queue the \"upcoming change\" email for every future unified account,\n"+
+			"worded for what the unification will do to it; no account is written. Each person is mailed\n"+
+			"once, even across re-runs and changed exports (a person already announced is recognised by any\n"+
+			"record they held). The running gateway sends the emails at mail.rate_per_second.")
+	dedibox := fs.String("dedibox", "", "the Dedibox export (`FILE`, JSON Lines)")
+	scaleway := fs.String("scaleway", "", "the Scaleway export (`FILE`, JSON Lines)")
+	date := fs.String("date", "", "the day of the unification, told in the email (`YYYY-MM-DD`)")
+	dryRun := fs.Bool("dry-run", false, "report what a run would queue, and queue nothing")
+	reportPath := fs.String("report", "", "write the report (JSON) to `FILE`")
+	path := fs.String("config", defaultConfig, "configuration `FILE`")
+	if err := c.parse(fs, args); err != nil {
+		return err
+	}
+	if err := checkExports("unify announce", *dedibox, *scaleway); err != nil {
+		return err
+	}
+	if *date != "" {
+		if _, err := time.Parse(time.DateOnly, *date); err != nil {
+			return usageErrorf("unify announce: --date %q: want YYYY-MM-DD", *date)
+		}
+	}
+	boundHeap(c.getenv)
+	cfg, err := c.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	open := accounts.Open
+	if *dryRun {
+		open = accounts.OpenReadOnly // no migration, no write
+	}
+	acc, err := open(ctx, cfg.Accounts.Driver, cfg.Accounts.DSN)
+	if err != nil {
+		return fmt.Errorf("unify announce: account store: %w", err)
+	}
+	defer acc.Close()
+	store, ok := acc.(unify.AnnounceStore)
+	if !ok {
+		return errors.New("unify announce: the account store cannot queue announcements")
+	}
+	rep, err := unify.Announce(ctx, store, unify.AnnounceOptions{
+		DediboxPath:  *dedibox,
+		ScalewayPath: *scaleway,
+		DryRun:       *dryRun,
+		Cutoff:       cfg.LegacyCutoff(),
+		Date:         *date,
+		Progress:     c.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	if *reportPath != "" {
+		if err := writeFileAtomic(*reportPath, rep.WriteJSON); err != nil {
+			return fmt.Errorf("unify announce: --report: %w", err)
+		}
+	}
+	rep.WriteSummary(c.stdout, *dryRun)
+	rep.WriteRejected(c.stderr, maxRejectedListed)
+	if n := len(rep.Rejected); n > 0 {
+		return fmt.Errorf("unify announce: %d lines rejected, not announced (the rest is)", n)
 	}
 	return nil
 }

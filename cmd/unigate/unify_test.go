@@ -212,3 +212,41 @@ func TestUnifyCommandPrintsRejectedLines(t *testing.T) {
 		t.Errorf("last line = %q, want %q", got, want)
 	}
 }
+
+// TestUnifyAnnounceCommand: a dry run creates nothing, a run queues one
+// announcement per future unified account and writes the report of CONTRACT
+// §8 (announcements_queued in place of notifications_queued), a re-run
+// queues none, a bad date is a usage error.
+func TestUnifyAnnounceCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := mustConfig(t, dir, "login:\n  legacy_login_cutoff: \"2025-10-28\"\n")
+	d, s, exp := writeGenerated(t, dir, unifygen.Options{Dedibox: 60, Scaleway: 40, Seed: 7})
+	db := filepath.Join(dir, "accounts.db")
+	report := filepath.Join(dir, "report.json")
+	args := []string{"unify", "announce", "--dedibox", d, "--scaleway", s, "--config", cfg, "--report", report, "--date", "2026-03-01"}
+
+	if r := runUnigate(t, nil, "", append(args, "--date", "March")...); r.code != 2 {
+		t.Errorf("bad date: exit %d, want 2\n%v", r.code, r)
+	}
+	r := runUnigate(t, nil, "", append(args, "--dry-run")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "(dry run, nothing queued)") {
+		t.Fatalf("dry run:\n%v", r)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dry run created the store: %v", err)
+	}
+	_, raw := readReport(t, report)
+	if _, ok := raw["notifications_queued"]; ok || len(raw) != 7 || raw["announcements_queued"] != float64(exp.UnifiedAccounts) {
+		t.Errorf("dry run report %v, want 7 members with announcements_queued %d", raw, exp.UnifiedAccounts)
+	}
+	for i, want := range []int{exp.UnifiedAccounts, 0} {
+		r := runUnigate(t, nil, "", args...)
+		if r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("announcements queued: %d", want)) {
+			t.Fatalf("run %d:\n%v", i+1, r)
+		}
+		_, raw := readReport(t, report)
+		if raw["announcements_queued"] != float64(want) {
+			t.Errorf("run %d: announcements_queued %v, want %d", i+1, raw["announcements_queued"], want)
+		}
+	}
+}

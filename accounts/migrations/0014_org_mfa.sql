@@ -1,4 +1,4 @@
--- 0011: an organization's MFA rule (CONTRACT §11). While require_mfa is
+-- 0014: an organization's MFA rule (CONTRACT §11). While require_mfa is
 -- set, a member without a second factor may still enter a console with the
 -- organization for mfa_grace_days (0 to 30) counted from mfa_required_at
 -- (when the rule was turned on) or from the member's joining, the later;
