@@ -215,6 +215,23 @@ func (s *sqlStore) UseTOTPStep(ctx context.Context, accountID string, step int64
 	return n == 1, nil
 }
 
+// ResealTOTP replaces the sealed secret of accountID by sealed, only if it
+// is still old: a secret sealed under a previous session key is sealed again
+// under the current one when next used (CONTRACT §12 "Key rotation"), and
+// an enrollment that changed it meanwhile is never overwritten. false: it
+// had changed.
+func (s *sqlStore) ResealTOTP(ctx context.Context, accountID string, old, sealed []byte) (bool, error) {
+	if len(old) == 0 || len(sealed) == 0 {
+		return false, errors.New("accounts: ResealTOTP: needs the old and the new sealed secret")
+	}
+	n, err := s.db.exec(ctx, `UPDATE totp_credentials SET secret_sealed = $3
+		WHERE account_id = $1 AND secret_sealed = $2`, accountID, old, sealed)
+	if err != nil {
+		return false, s.mapError("ResealTOTP", err)
+	}
+	return n == 1, nil
+}
+
 func (s *sqlStore) DeleteTOTP(ctx context.Context, accountID string) error {
 	n, err := s.db.exec(ctx, `DELETE FROM totp_credentials WHERE account_id = $1`, accountID)
 	if err != nil {

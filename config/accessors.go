@@ -56,6 +56,21 @@ func (c *Config) SigningKey() *ecdsa.PrivateKey {
 	return c.typed.signingKey
 }
 
+// PreviousSessionKeys are the keys of secrets.previous_session_key_files.
+func (c *Config) PreviousSessionKeys() [][]byte {
+	keys := make([][]byte, len(c.typed.previousSessionKeys))
+	for i, k := range c.typed.previousSessionKeys {
+		keys[i] = slices.Clone(k)
+	}
+	return keys
+}
+
+// PreviousSigningKeys are the keys of secrets.previous_signing_key_files:
+// published in the JWKS, never used to sign.
+func (c *Config) PreviousSigningKeys() []*ecdsa.PrivateKey {
+	return slices.Clone(c.typed.previousSigningKeys)
+}
+
 // ReadSecret reads a secret file (*_file keys) and drops one trailing
 // newline ("\n" or "\r\n"), the one editors and `echo` add, which is never
 // part of the secret.

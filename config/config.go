@@ -19,6 +19,7 @@ type Config struct {
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`  // default 15s: in-flight requests finish within it on SIGTERM
 	Metrics        Metrics       `yaml:"metrics"`
 	TLS            TLS           `yaml:"tls"`
+	ForwardAuth    ForwardAuth   `yaml:"forward_auth"`
 	Secrets        Secrets       `yaml:"secrets"`
 	Session        Session       `yaml:"session"`
 	Accounts       Accounts      `yaml:"accounts"`
@@ -42,6 +43,9 @@ type typed struct {
 	cutoff     time.Time
 	sessionKey []byte
 	signingKey *ecdsa.PrivateKey
+	// previous keys of a rotation (CONTRACT §12), in the files' order.
+	previousSessionKeys [][]byte
+	previousSigningKeys []*ecdsa.PrivateKey
 }
 
 // Metrics is the operations listener (CONTRACT §7).
@@ -62,6 +66,19 @@ type TLS struct {
 type Secrets struct {
 	SessionKeyFile string `yaml:"session_key_file"` // required: ≥ 32 bytes (keys generate writes 64)
 	SigningKeyFile string `yaml:"signing_key_file"` // required: PEM EC P-256 private key
+	// Key rotation (CONTRACT §12): the keys signing_key_file and
+	// session_key_file held before. Previous signing keys stay in the JWKS
+	// (only signing_key_file signs); what a previous session key signed or
+	// sealed is still opened, and re-issued under the current key on use.
+	PreviousSigningKeyFiles []string `yaml:"previous_signing_key_files"`
+	PreviousSessionKeyFiles []string `yaml:"previous_session_key_files"`
+}
+
+// ForwardAuth is the listener an operator's own edge proxy asks (nginx
+// auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy ext_authz;
+// CONTRACT §12).
+type ForwardAuth struct {
+	Listen string `yaml:"listen"` // "" disables, e.g. "127.0.0.1:9091"
 }
 
 // Session configures the session store and the session cookie (ASVS V7).

@@ -68,6 +68,13 @@ func (c *Config) checkEdge(ps *Problems) {
 			ps.add("metrics.listen", "must differ from listen (%s)", c.Listen)
 		}
 	}
+	if l := c.ForwardAuth.Listen; l != "" {
+		if msg := checkHostPort(l, true); msg != "" {
+			ps.add("forward_auth.listen", "%s", msg)
+		} else if (l == c.Listen || l == c.Metrics.Listen) && !strings.HasSuffix(l, ":0") {
+			ps.add("forward_auth.listen", "must differ from listen and metrics.listen")
+		}
+	}
 }
 
 // parsePrefix reads a CIDR or a single address (as a one-address prefix).

@@ -44,6 +44,28 @@ func (c *Config) checkSecrets(ps *Problems) {
 	} else {
 		c.typed.signingKey = k
 	}
+
+	c.typed.previousSessionKeys, c.typed.previousSigningKeys = nil, nil
+	for i, p := range c.Secrets.PreviousSessionKeyFiles {
+		key := fmt.Sprintf("secrets.previous_session_key_files[%d]", i)
+		if b, err := readSmallFile(p); err != nil {
+			ps.add(key, "cannot read: %v", err)
+		} else if len(b) < minSessionKey {
+			ps.add(key, "the key is %d bytes, want at least %d", len(b), minSessionKey)
+		} else {
+			c.typed.previousSessionKeys = append(c.typed.previousSessionKeys, b)
+		}
+	}
+	for i, p := range c.Secrets.PreviousSigningKeyFiles {
+		key := fmt.Sprintf("secrets.previous_signing_key_files[%d]", i)
+		if b, err := readSmallFile(p); err != nil {
+			ps.add(key, "cannot read: %v", err)
+		} else if k, err := parseSigningKey(b); err != nil {
+			ps.add(key, "%v", err)
+		} else {
+			c.typed.previousSigningKeys = append(c.typed.previousSigningKeys, k)
+		}
+	}
 }
 
 // parseSigningKey reads a PEM EC P-256 private key, PKCS#8 ("PRIVATE KEY")

@@ -54,6 +54,7 @@ var errorCodes = map[string]codeInfo{
 	"weak_password":            {http.StatusBadRequest, "Choose a password of at least %d characters that is not among the most common ones (at most 256 bytes)."},
 	"rate_limited":             {http.StatusTooManyRequests, "Too many attempts. Try again later."},
 	"no_signup":                {http.StatusBadRequest, "No sign-up is waiting for a code. Start again."},
+	"account_disabled":         {http.StatusForbidden, "This account is disabled. Contact support."},
 	"legacy_login_not_allowed": {http.StatusForbidden, "This sign-in page is only for accounts linked before the unification. Please sign in at the account portal."},
 	"invalid_handoff":          {http.StatusBadRequest, "This sign-in link has expired, was already used or was opened in another browser. Open the console again from your account."},
 	"unknown_provider":         {http.StatusNotFound, "This sign-in provider is not available."},
@@ -88,6 +89,11 @@ var errorCodes = map[string]codeInfo{
 	"invalid_name": {http.StatusBadRequest, "Give a name of 1 to 100 characters, without control characters."},
 	"invalid_role": {http.StatusBadRequest, "The role must be owner, admin or member."},
 	"last_owner":   {http.StatusConflict, "An organization needs at least one owner."},
+
+	// Forward-auth (CONTRACT §12): who asks, and for which host.
+	"untrusted_proxy":           {http.StatusForbidden, "Only a trusted proxy may ask this."},
+	"forward_auth_unknown_host": {http.StatusForbidden, "This host is not a console served here."},
+	"invalid_forwarded_request": {http.StatusBadRequest, "The forwarded request is not described correctly."},
 }
 
 // failure is an error the edge itself raises: a code of errorCodes, with

@@ -19,6 +19,7 @@ type metrics struct {
 	storeErrors     *prometheus.CounterVec
 	unauthenticated *prometheus.CounterVec
 	stepUpRequired  *prometheus.CounterVec
+	forwardAuth     *prometheus.CounterVec // forwardauth.go
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -59,6 +60,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.proxyRequests, m.proxyDuration, m.loginAttempts, m.sessionsCreated,
 		m.sessionsRevoked, m.storeErrors, m.unauthenticated, m.stepUpRequired)
+	m.forwardAuth = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "unigate_forward_auth_requests_total",
+		Help: "Forward-auth answers by endpoint (forward_auth, auth_request) and result (the access decision, or untrusted_proxy, unknown_host, bad_request).",
+	}, []string{"endpoint", "result"})
+	reg.MustRegister(m.forwardAuth)
 	return m
 }
 

@@ -49,6 +49,9 @@ type Deps struct {
 	SSOProviders map[string]sso.Provider
 	// Transport to the upstreams; nil => a tuned transport per console (production).
 	Transport http.RoundTripper
+	// Previous is the gateway this one replaces on a reload (SIGHUP): its
+	// metrics (already registered) and its provisioning queue are taken over.
+	Previous *Server
 }
 
 // Mailer queues one message (rendered from the kind's template in the
@@ -96,6 +99,8 @@ type Server struct {
 
 	pages   *web.Renderer
 	handler http.Handler
+	// forwardAuthHandler serves forward_auth.listen (forwardauth.go).
+	forwardAuthHandler http.Handler
 
 	// orgs, profile and security are the self-service of package account.
 	orgs     *account.Orgs
@@ -159,19 +164,27 @@ func New(d Deps) (*Server, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(reg)
+	if d.Previous != nil {
+		// One set of collectors for the life of the process: counters go on
+		// across reloads, and nothing is registered twice.
+		s.metrics, s.provisionPoke = d.Previous.metrics, d.Previous.provisionPoke
+	} else {
+		s.metrics = newMetrics(reg)
+	}
 
 	codec, err := session.NewCookieCodec(session.CookieConfig{
 		Name:    cfg.Session.CookieName,
 		Secure:  s.secure,
 		HashKey: cfg.SessionKey(),
 		MaxAge:  cfg.Session.AbsoluteTimeout,
+		// Cookies of a previous session key still open (keyrotation.go).
+		PreviousHashKeys: cfg.PreviousSessionKeys(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: cookie codec: %w", err)
 	}
 	s.cookies = codec
-	if s.sealer, err = mfa.NewSealer(cfg.SessionKey()); err != nil {
+	if s.sealer, err = mfa.NewSealer(cfg.SessionKey(), cfg.PreviousSessionKeys()...); err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
 	s.codeKey = deriveKey(cfg.SessionKey(), "unigate email code v1")
@@ -245,7 +258,8 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: pages: %w", err)
 	}
-	s.handler = s.routes()
+	s.handler = s.withCookieRotation(s.routes())
+	s.forwardAuthHandler = s.newForwardAuthHandler()
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"unigate/config"
+	"unigate/upstreams"
 )
 
 // withStepUp adds step-up rules to the dedibox console.
@@ -245,5 +246,49 @@ func TestStepUpPageRefusals(t *testing.T) {
 	}
 	if r := b.do("POST", accountURL+"/api/v1/me/reauth/passkey", map[string]string{}); r.StatusCode != 400 || r.json(t)["error"] != "no_ceremony" {
 		t.Errorf("passkey without options: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// TestForwardAuthStepUp: forward-auth takes the same step-up decision: a
+// navigation is sent to the step-up page, an API call gets 401
+// step_up_required, nginx's /auth-request 401 with X-Auth-Login-URL
+// (CONTRACT §11, §12).
+func TestForwardAuthStepUp(t *testing.T) {
+	h := newHarness(t, trustLoopback, withStepUp(config.StepUp{PathPrefix: "/billing/", MaxAge: 10 * time.Minute, Methods: []string{"totp"}}))
+	h.createAccount("fa@example.com", "correct horse battery staple")
+	b := h.browser()
+	b.login("fa@example.com", "correct horse battery staple")
+	b.enter("dedibox")
+	c := b.cookie("console.online.test")
+	cookie := c.Name + "=" + c.Value
+	const dedibox = "console.online.test:8080"
+	page := accountURL + "/login/step-up?return_to=" + url.QueryEscape(dediboxURL+"/billing/x")
+	for _, tc := range []struct {
+		name, path string
+		headers    []string
+		status     int
+		location   string
+	}{
+		{"navigation", "/forward-auth", forwarded(dedibox, "/billing/x", "Cookie", cookie, "Accept", "text/html"), 302, page},
+		{"API call", "/forward-auth", forwarded(dedibox, "/billing/x", "Cookie", cookie), 401, ""},
+		{"nginx", "/auth-request", []string{"X-Original-URL", dediboxURL + "/billing/x", "Cookie", cookie, "Accept", "text/html"}, 401, page},
+		{"outside the rule", "/forward-auth", forwarded(dedibox, "/servers", "Cookie", cookie), 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := forwardAuthAsk(h, "127.0.0.1:40000", tc.path, tc.headers...)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			loc := rec.Header().Get("Location") + rec.Header().Get("X-Auth-Login-URL")
+			if loc != tc.location {
+				t.Errorf("location %q, want %q", loc, tc.location)
+			}
+			if tc.status == 401 && !strings.Contains(rec.Body.String(), `"error":"step_up_required"`) {
+				t.Errorf("body %s, want step_up_required", rec.Body)
+			}
+			if tc.status != 200 && rec.Header().Get(upstreams.HeaderUserID) != "" {
+				t.Error("identity headers on a refusal")
+			}
+		})
 	}
 }

@@ -78,9 +78,19 @@ func emailCodeFirst(sess *session.Session) bool {
 	return len(sess.Factors) > 0 && sess.Factors[0] == "email_code"
 }
 
+// ErrAccountDisabled: an operator disabled the account (unigate accounts disable).
+var ErrAccountDisabled = &Error{"account_disabled"}
+
 // advance decides the step after a factor; when nothing is left, the login
 // is complete (and must be rotated by the edge).
 func (m *Machine) advance(ctx context.Context, l *Login, acct *accounts.Account) (*Result, error) {
+	// A disabled account may prove a factor and gets no further (CONTRACT
+	// §12): checked after every factor, so at the first one and again at
+	// completion, on the account as the step read it.
+	if !acct.DisabledAt.IsZero() {
+		m.events.Audit(ctx, l.Client, "login.failure", acct.ID, map[string]string{"reason": "account_disabled"})
+		return nil, ErrAccountDisabled
+	}
 	f, err := m.mfaOf(ctx, acct.ID)
 	if err != nil {
 		return nil, err

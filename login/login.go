@@ -81,7 +81,7 @@ type Accounts interface {
 type Factors interface {
 	TOTPCredential(ctx context.Context, accountID string) (*accounts.TOTPCredential, error)
 	UseTOTPStep(ctx context.Context, accountID string, step int64) (bool, error)
-	ConfirmTOTP(ctx context.Context, accountID string, step int64, at time.Time) error
+	ConfirmPendingTOTP(ctx context.Context, accountID string, sealed []byte, step int64, at time.Time) error
 	WebAuthnCredentials(ctx context.Context, accountID string) ([]accounts.WebAuthnCredential, error)
 	UpdateWebAuthnCredentialUse(ctx context.Context, id []byte, signCount uint32, cloneWarning bool, at time.Time) error
 }

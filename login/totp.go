@@ -75,7 +75,32 @@ func (m *Machine) checkTOTP(ctx context.Context, accountID, rawCode string) (boo
 	if err != nil {
 		return false, internal(err)
 	}
+	if used {
+		m.resealTOTP(ctx, accountID, cred.SecretSealed)
+	}
 	return used, nil
+}
+
+// resealTOTP seals again under the current session key a secret that
+// opened under a previous one (CONTRACT §12 "Key rotation"), when both the
+// sealer and the store can. Best effort: a failure leaves the secret
+// readable under the previous key, and the next use tries again.
+func (m *Machine) resealTOTP(ctx context.Context, accountID string, sealed []byte) {
+	sealer, ok := m.sealer.(interface {
+		Reopen(sealed, aad []byte) ([]byte, bool, error)
+		Seal(plain, aad []byte) []byte
+	})
+	store, ok2 := m.factors.(interface {
+		ResealTOTP(ctx context.Context, accountID string, old, sealed []byte) (bool, error)
+	})
+	if !ok || !ok2 {
+		return
+	}
+	plain, stale, err := sealer.Reopen(sealed, []byte(accountID))
+	if err != nil || !stale {
+		return
+	}
+	_, _ = store.ResealTOTP(ctx, accountID, sealed, sealer.Seal(plain, []byte(accountID)))
 }
 
 // Enrollment checks that l may add a second factor: a login waiting at
@@ -146,7 +171,13 @@ func (m *Machine) ConfirmTOTP(ctx context.Context, l *Login, rawCode string) (*R
 		return nil, ErrInvalidCode
 	}
 	att.Succeeded(ctx)
-	if err := m.factors.ConfirmTOTP(ctx, sess.AccountID, step, m.now()); err != nil {
+	// Confirm the secret the code was checked against, and only it: a set-up
+	// started meanwhile in another tab replaced it, and confirming that one
+	// would bind the account to a secret no app holds (issue 16 finding 10).
+	switch err := m.factors.ConfirmPendingTOTP(ctx, sess.AccountID, cred.SecretSealed, step, m.now()); {
+	case errors.Is(err, accounts.ErrTOTPReplaced), errors.Is(err, accounts.ErrMFAExists):
+		return nil, ErrNoPendingTOTP
+	case err != nil:
 		return nil, internal(err)
 	}
 	return m.Enrolled(ctx, l, "totp")

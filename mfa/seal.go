@@ -17,8 +17,14 @@ import (
 // and the 128-bit tag. The associated data is the version byte and the
 // caller's aad: the account id, so that a sealed secret copied to another
 // account's row does not open there.
+//
+// Key rotation (CONTRACT §12): a Sealer may also hold the keys it replaced.
+// It seals under the current key only, and opens under any of them; Reopen
+// tells the caller when a value was sealed under a previous key, so that it
+// is sealed again under the current one when next used.
 type Sealer struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	previous []cipher.AEAD // older keys, most recent first
 }
 
 const (
@@ -32,9 +38,27 @@ const (
 )
 
 // NewSealer derives the sealing key from key (the gateway's session key, at
-// least MinSealerKeyBytes of random bytes) with HKDF-SHA256. Rotating key
-// makes every sealed secret unreadable: TOTP must then be enrolled again.
-func NewSealer(key []byte) (*Sealer, error) {
+// least MinSealerKeyBytes of random bytes) with HKDF-SHA256. previous are
+// the session keys key replaced (secrets.previous_session_key_files): what
+// was sealed under them still opens, so rotating the session key locks no
+// TOTP user out.
+func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
+	aead, err := newSealAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{aead: aead}
+	for _, k := range previous {
+		old, err := newSealAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("mfa: previous key: %w", err)
+		}
+		s.previous = append(s.previous, old)
+	}
+	return s, nil
+}
+
+func newSealAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) < MinSealerKeyBytes {
 		return nil, fmt.Errorf("mfa: sealer key of %d bytes, want at least %d", len(key), MinSealerKeyBytes)
 	}
@@ -52,7 +76,7 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mfa: sealer: %w", err)
 	}
-	return &Sealer{aead: aead}, nil
+	return aead, nil
 }
 
 // Seal encrypts plaintext bound to aad (the account id).
@@ -62,19 +86,33 @@ func (s *Sealer) Seal(plaintext, aad []byte) []byte {
 	return s.aead.Seal(out, nil, plaintext, associatedData(sealVersion1, aad))
 }
 
-// Open decrypts what Seal returned for the same aad; ErrSealed otherwise.
+// Open decrypts what Seal returned for the same aad, under the current key
+// or a previous one; ErrSealed otherwise.
 func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
+	plain, _, err := s.Reopen(sealed, aad)
+	return plain, err
+}
+
+// Reopen is Open that also reports whether the value was sealed under a
+// previous key (stale): the caller should then store Seal(plain, aad).
+func (s *Sealer) Reopen(sealed, aad []byte) (plain []byte, stale bool, err error) {
 	if len(sealed) < 1+s.aead.Overhead() {
-		return nil, fmt.Errorf("%w: %d bytes is too short", ErrSealed, len(sealed))
+		return nil, false, fmt.Errorf("%w: %d bytes is too short", ErrSealed, len(sealed))
 	}
 	if sealed[0] != sealVersion1 {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrSealed, sealed[0])
+		return nil, false, fmt.Errorf("%w: unknown version %d", ErrSealed, sealed[0])
 	}
-	plain, err := s.aead.Open(nil, nil, sealed[1:], associatedData(sealed[0], aad))
-	if err != nil {
-		return nil, errors.Join(ErrSealed, err)
+	ad := associatedData(sealed[0], aad)
+	plain, err = s.aead.Open(nil, nil, sealed[1:], ad)
+	if err == nil {
+		return plain, false, nil
 	}
-	return plain, nil
+	for _, old := range s.previous {
+		if p, oerr := old.Open(nil, nil, sealed[1:], ad); oerr == nil {
+			return p, true, nil
+		}
+	}
+	return nil, false, errors.Join(ErrSealed, err)
 }
 
 func associatedData(version byte, aad []byte) []byte {

@@ -122,3 +122,47 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestSealerRotation: after a rotation, values sealed under a previous key
+// still open, are reported stale, and new values are sealed under the
+// current key only (CONTRACT §12 "Key rotation").
+func TestSealerRotation(t *testing.T) {
+	old := mustSealer(t, testKey(1))
+	sealedOld := old.Seal([]byte("secret"), []byte("account-1"))
+	rotated, err := NewSealer(testKey(2), testKey(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedNew := rotated.Seal([]byte("secret"), []byte("account-1"))
+	tests := []struct {
+		name      string
+		sealer    *Sealer
+		sealed    []byte
+		aad       string
+		wantStale bool
+		wantErr   bool
+	}{
+		{"previous key opens, stale", rotated, sealedOld, "account-1", true, false},
+		{"current key opens, not stale", rotated, sealedNew, "account-1", false, false},
+		{"previous key, another account", rotated, sealedOld, "account-2", false, true},
+		{"the old sealer cannot open what the new key sealed", old, sealedNew, "account-1", false, true},
+		{"without the previous key", mustSealer(t, testKey(2)), sealedOld, "account-1", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plain, stale, err := tt.sealer.Reopen(tt.sealed, []byte(tt.aad))
+			if tt.wantErr {
+				if !errors.Is(err, ErrSealed) {
+					t.Fatalf("got %q, %v; want ErrSealed", plain, err)
+				}
+				return
+			}
+			if err != nil || string(plain) != "secret" || stale != tt.wantStale {
+				t.Fatalf("got %q stale=%v err=%v, want \"secret\" stale=%v", plain, stale, err, tt.wantStale)
+			}
+		})
+	}
+	if _, err := NewSealer(testKey(2), []byte("short")); err == nil {
+		t.Error("got no error for a short previous key")
+	}
+}

@@ -45,6 +45,11 @@ type CookieConfig struct {
 	// age past which a signed value is refused; set it to the absolute
 	// session timeout. 0 is 12h (config's default absolute_timeout).
 	MaxAge time.Duration
+	// PreviousHashKeys are the session keys HashKey replaced
+	// (secrets.previous_session_key_files, CONTRACT §12): cookies they
+	// signed are still accepted, and DecodeRotated tells the caller so
+	// that it re-issues them under HashKey.
+	PreviousHashKeys [][]byte
 }
 
 // CookieCodec turns a session token into a host's session cookie and back.
@@ -55,7 +60,9 @@ type CookieConfig struct {
 type CookieCodec struct {
 	name string // effective name, with the __Host- prefix when Secure
 	sc   *securecookie.SecureCookie
-	opts sessions.Options
+	// previous verify cookies signed under a rotated-out key; never encode.
+	previous []*securecookie.SecureCookie
+	opts     sessions.Options
 	// decoded remembers values already verified (see decodedCookie).
 	decoded  sync.Map
 	decodedN atomic.Int64
@@ -102,18 +109,21 @@ func NewCookieCodec(c CookieConfig) (*CookieCodec, error) {
 	// Whole seconds, rounded up: cookies and securecookie count in seconds.
 	secs := int((maxAge + time.Second - 1) / time.Second)
 
-	hashKey, err := hkdf.Key(sha256.New, c.HashKey, nil, "unigate session cookie hmac-sha256", 32)
+	sc, err := newSecureCookie(c.HashKey, secs)
 	if err != nil {
-		return nil, fmt.Errorf("session: deriving cookie keys: %w", err)
+		return nil, err
 	}
-	blockKey, err := hkdf.Key(sha256.New, c.HashKey, nil, "unigate session cookie aes-256", 32)
-	if err != nil {
-		return nil, fmt.Errorf("session: deriving cookie keys: %w", err)
+	var previous []*securecookie.SecureCookie
+	for _, k := range c.PreviousHashKeys {
+		if len(k) < minSessionKeyLen {
+			return nil, fmt.Errorf("session: previous session key is %d bytes, need at least %d", len(k), minSessionKeyLen)
+		}
+		old, err := newSecureCookie(k, secs)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, old)
 	}
-	sc := securecookie.New(hashKey, blockKey).
-		MaxAge(secs).
-		MaxLength(maxCookieValue).
-		SetSerializer(securecookie.NopEncoder{})
 
 	if c.Secure {
 		name = hostPrefix + name
@@ -128,6 +138,7 @@ func NewCookieCodec(c CookieConfig) (*CookieCodec, error) {
 	codec := &CookieCodec{
 		name:     name,
 		sc:       sc,
+		previous: previous,
 		cacheFor: cacheFor,
 		opts: sessions.Options{
 			Path:     "/", // required by __Host-; one cookie for the whole host
@@ -143,6 +154,22 @@ func NewCookieCodec(c CookieConfig) (*CookieCodec, error) {
 		return nil, fmt.Errorf("session: cookie codec: %w", err)
 	}
 	return codec, nil
+}
+
+// newSecureCookie derives the signing and encryption keys of one session key.
+func newSecureCookie(sessionKey []byte, maxAgeSecs int) (*securecookie.SecureCookie, error) {
+	hashKey, err := hkdf.Key(sha256.New, sessionKey, nil, "unigate session cookie hmac-sha256", 32)
+	if err != nil {
+		return nil, fmt.Errorf("session: deriving cookie keys: %w", err)
+	}
+	blockKey, err := hkdf.Key(sha256.New, sessionKey, nil, "unigate session cookie aes-256", 32)
+	if err != nil {
+		return nil, fmt.Errorf("session: deriving cookie keys: %w", err)
+	}
+	return securecookie.New(hashKey, blockKey).
+		MaxAge(maxAgeSecs).
+		MaxLength(maxCookieValue).
+		SetSerializer(securecookie.NopEncoder{}), nil
 }
 
 // Name returns the cookie's name as sent, with the __Host- prefix on Secure.
@@ -175,13 +202,21 @@ func (c *CookieCodec) Encode(host, token string) (*http.Cookie, error) {
 // cookies naming different sessions are refused, so a planted session can
 // never be chosen over the victim's own (session fixation, ASVS V7.2.4).
 func (c *CookieCodec) Decode(host string, r *http.Request) (string, error) {
+	token, _, err := c.DecodeRotated(host, r)
+	return token, err
+}
+
+// DecodeRotated is Decode that also reports whether the cookie was signed
+// under a previous session key only (stale): the caller should then send
+// Encode(host, token), the same session under the current key.
+func (c *CookieCodec) DecodeRotated(host string, r *http.Request) (token string, stale bool, err error) {
 	h := cookieHost(host)
 	if h == "" {
-		return "", fmt.Errorf("%w: no host", ErrBadCookie)
+		return "", false, fmt.Errorf("%w: no host", ErrBadCookie)
 	}
 	var (
-		token      string
 		candidates int
+		current    bool // a valid value under the current key was seen
 		reason     = "invalid or expired value"
 	)
 	for _, line := range r.Header["Cookie"] {
@@ -194,26 +229,27 @@ func (c *CookieCodec) Decode(host string, r *http.Request) (string, error) {
 			}
 			candidates++
 			if candidates > maxCookieCandidates {
-				return "", fmt.Errorf("%w: more than %d cookies named %s", ErrBadCookie, maxCookieCandidates, c.name)
+				return "", false, fmt.Errorf("%w: more than %d cookies named %s", ErrBadCookie, maxCookieCandidates, c.name)
 			}
-			t, err := c.decodeValue(h, value)
+			t, old, err := c.decodeValue(h, value)
 			if err != nil {
 				reason = err.Error()
 				continue
 			}
 			if token != "" && t != token {
-				return "", fmt.Errorf("%w: several valid cookies naming different sessions", ErrBadCookie)
+				return "", false, fmt.Errorf("%w: several valid cookies naming different sessions", ErrBadCookie)
 			}
 			token = t
+			current = current || !old
 		}
 	}
 	switch {
 	case candidates == 0:
-		return "", ErrNoCookie
+		return "", false, ErrNoCookie
 	case token == "":
-		return "", fmt.Errorf("%w: %s", ErrBadCookie, reason)
+		return "", false, fmt.Errorf("%w: %s", ErrBadCookie, reason)
 	}
-	return token, nil
+	return token, !current, nil
 }
 
 // Clear returns a cookie that deletes this host's session cookie (logout,
@@ -229,35 +265,46 @@ func (c *CookieCodec) Clear(host string) *http.Cookie {
 // comes before the costlier one after it: length, then alphabet (NUL,
 // control bytes, invalid UTF-8 all fail it), then HMAC and age, then the
 // token's own shape.
-func (c *CookieCodec) decodeValue(host, value string) (string, error) {
+// A value that verifies only under a previous key (old) is not remembered:
+// it is re-issued at once, and the few requests before that pay the MAC.
+func (c *CookieCodec) decodeValue(host, value string) (token string, old bool, err error) {
 	switch {
 	case value == "":
-		return "", errors.New("empty value")
+		return "", false, errors.New("empty value")
 	case len(value) > maxCookieValue:
-		return "", fmt.Errorf("value of %d bytes is over the %d-byte limit", len(value), maxCookieValue)
+		return "", false, fmt.Errorf("value of %d bytes is over the %d-byte limit", len(value), maxCookieValue)
 	case !isBase64URL(value):
-		return "", errors.New("value is not base64url")
+		return "", false, errors.New("value is not base64url")
 	}
 	key := host + "\x00" + value
 	if c.cacheFor > 0 {
 		if v, ok := c.decoded.Load(key); ok {
 			if e := v.(decodedCookie); time.Now().Before(e.until) {
-				return e.token, nil
+				return e.token, false, nil
 			}
 		}
 	}
 	var b []byte
 	if err := c.sc.Decode(c.macName(host), value, &b); err != nil {
-		return "", errors.New("bad signature, another host's cookie, or expired")
+		verified := false
+		for _, prev := range c.previous {
+			if prev.Decode(c.macName(host), value, &b) == nil {
+				verified, old = true, true
+				break
+			}
+		}
+		if !verified {
+			return "", false, errors.New("bad signature, another host's cookie, or expired")
+		}
 	}
 	t := string(b)
 	if !validToken(t) {
-		return "", errors.New("signed value is not a session token")
+		return "", false, errors.New("signed value is not a session token")
 	}
-	if c.cacheFor > 0 {
+	if c.cacheFor > 0 && !old {
 		c.remember(key, t)
 	}
-	return t, nil
+	return t, old, nil
 }
 
 // decodedCookie is a cookie value already verified: the same bytes always

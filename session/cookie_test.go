@@ -560,3 +560,48 @@ func BenchmarkStripCookie(b *testing.B) {
 		StripCookie(r, c.Name())
 	}
 }
+
+// TestCookieKeyRotation: a cookie signed under a previous session key is
+// still accepted and reported stale; one under the current key is not; the
+// previous key never signs, and without it the old cookie is refused
+// (CONTRACT §12 "Key rotation").
+func TestCookieKeyRotation(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte("o"), 64), bytes.Repeat([]byte("n"), 64)
+	before := mustCodec(t, CookieConfig{HashKey: oldKey})
+	rotated := mustCodec(t, CookieConfig{HashKey: newKey, PreviousHashKeys: [][]byte{oldKey}})
+	withoutOld := mustCodec(t, CookieConfig{HashKey: newKey})
+	tok, tok2 := NewToken(), NewToken()
+	oldValue := mustEncode(t, before, testHost, tok)
+	newValue := mustEncode(t, rotated, testHost, tok)
+	name := before.Name()
+
+	tests := []struct {
+		name      string
+		codec     *CookieCodec
+		lines     []string
+		wantToken string
+		wantStale bool
+		wantErr   error
+	}{
+		{"previous key: accepted, stale", rotated, []string{name + "=" + oldValue}, tok, true, nil},
+		{"current key: accepted", rotated, []string{name + "=" + newValue}, tok, false, nil},
+		{"both spellings of one session: not stale", rotated, []string{name + "=" + oldValue, name + "=" + newValue}, tok, false, nil},
+		{"two sessions under two keys: refused", rotated, []string{name + "=" + oldValue, name + "=" + mustEncode(t, rotated, testHost, tok2)}, "", false, ErrBadCookie},
+		{"previous key no longer configured: refused", withoutOld, []string{name + "=" + oldValue}, "", false, ErrBadCookie},
+		{"previous key's cookie of another host: refused", rotated, []string{name + "=" + mustEncode(t, before, "other.example", tok)}, "", false, ErrBadCookie},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, stale, err := tt.codec.DecodeRotated(testHost, requestWith(tt.lines...))
+			if !errors.Is(err, tt.wantErr) || got != tt.wantToken || stale != tt.wantStale {
+				t.Fatalf("got %q stale=%v err=%v, want %q stale=%v err=%v", got, stale, err, tt.wantToken, tt.wantStale, tt.wantErr)
+			}
+		})
+	}
+	if _, _, err := before.DecodeRotated(testHost, requestWith(name+"="+newValue)); err == nil {
+		t.Error("the old codec accepted a cookie of the new key: the previous key must not sign")
+	}
+	if _, err := NewCookieCodec(CookieConfig{HashKey: newKey, PreviousHashKeys: [][]byte{[]byte("short")}}); err == nil {
+		t.Error("got no error for a short previous key")
+	}
+}

@@ -29,6 +29,9 @@ type Options struct {
 	// SessionKey seals the TOTP secrets carried over (as the gateway opens
 	// them) and the stored source lines. Required.
 	SessionKey []byte
+	// PreviousSessionKeys open the lines stored under a rotated-out session
+	// key (secrets.previous_session_key_files, CONTRACT §12).
+	PreviousSessionKeys [][]byte
 	// SignInURL is the address notifications point to; "" leaves it out.
 	SignInURL string
 	// Progress receives a progress line every ProgressEvery (2s when zero,
@@ -77,7 +80,7 @@ func Run(ctx context.Context, store Store, opts Options) (*Report, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	seal, err := newSealers(opts.SessionKey)
+	seal, err := newSealers(opts.SessionKey, opts.PreviousSessionKeys...)
 	if err != nil {
 		return nil, err
 	}

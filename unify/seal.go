@@ -23,7 +23,7 @@ type sealers struct {
 // §3.2): another purpose, another key.
 const recordsKeyInfo = "unigate legacy records v1"
 
-func newSealers(sessionKey []byte) (*sealers, error) {
+func newSealers(sessionKey []byte, previous ...[]byte) (*sealers, error) {
 	totp, err := mfa.NewSealer(sessionKey)
 	if err != nil {
 		return nil, fmt.Errorf("unify: %w", err)
@@ -32,7 +32,15 @@ func newSealers(sessionKey []byte) (*sealers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("unify: %w", err)
 	}
-	records, err := mfa.NewSealer(sub)
+	var older [][]byte
+	for _, k := range previous {
+		old, err := hkdf.Key(sha256.New, k, nil, recordsKeyInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("unify: %w", err)
+		}
+		older = append(older, old)
+	}
+	records, err := mfa.NewSealer(sub, older...)
 	if err != nil {
 		return nil, fmt.Errorf("unify: %w", err)
 	}

@@ -21,6 +21,8 @@ type VerifyOptions struct {
 	DediboxPath, ScalewayPath string
 	// SessionKey opens the stored lines. Required.
 	SessionKey []byte
+	// PreviousSessionKeys as in Options.
+	PreviousSessionKeys [][]byte
 	// Progress and ProgressEvery as in Options.
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -69,7 +71,7 @@ func Verify(ctx context.Context, store RecordSource, opts VerifyOptions) (*Verif
 	if opts.MaxDifferences <= 0 {
 		opts.MaxDifferences = 1000
 	}
-	seal, err := newSealers(opts.SessionKey)
+	seal, err := newSealers(opts.SessionKey, opts.PreviousSessionKeys...)
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,14 @@ type assertionEntry struct {
 // gateway's public_url (the iss claim); now is the clock (nil: time.Now),
 // injected so that expiry is tested without sleeping.
 func NewSigner(key *ecdsa.PrivateKey, issuer string, now func() time.Time) (*Signer, error) {
+	return NewRotatedSigner(key, nil, issuer, now)
+}
+
+// NewRotatedSigner is NewSigner after a key rotation (CONTRACT §12): the
+// public keys of previous (secrets.previous_signing_key_files) stay in the
+// JWKS, each under its own kid, so that a console still verifies the
+// assertions signed before the rotation until they expire; only key signs.
+func NewRotatedSigner(key *ecdsa.PrivateKey, previous []*ecdsa.PublicKey, issuer string, now func() time.Time) (*Signer, error) {
 	if key == nil {
 		return nil, errors.New("upstreams: nil signing key")
 	}
@@ -99,7 +107,22 @@ func NewSigner(key *ecdsa.PrivateKey, issuer string, now func() time.Time) (*Sig
 	}
 	kid := base64.RawURLEncoding.EncodeToString(thumb)
 	pub.KeyID = kid
-	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}})
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{pub}}
+	for _, k := range previous {
+		if k == nil || k.Curve != elliptic.P256() {
+			return nil, errors.New("upstreams: previous signing keys must be EC P-256 (ES256)")
+		}
+		old := jose.JSONWebKey{Key: k, Algorithm: string(jose.ES256), Use: "sig"}
+		thumb, err := old.Thumbprint(crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("upstreams: key thumbprint: %w", err)
+		}
+		if old.KeyID = base64.RawURLEncoding.EncodeToString(thumb); old.KeyID == kid {
+			continue // the current key listed as previous too: published once
+		}
+		set.Keys = append(set.Keys, old)
+	}
+	jwks, err := json.Marshal(set)
 	if err != nil {
 		return nil, fmt.Errorf("upstreams: JWKS: %w", err)
 	}
@@ -130,8 +153,9 @@ func NewSigner(key *ecdsa.PrivateKey, issuer string, now func() time.Time) (*Sig
 func (s *Signer) KeyID() string { return s.kid }
 
 // JWKS returns the JSON Web Key Set served at /.well-known/jwks.json: the
-// public key only, with kid, "alg":"ES256" and "use":"sig". The slice is a
-// copy that the caller may keep.
+// public keys only (the signing key first, then the previous ones), each
+// with kid, "alg":"ES256" and "use":"sig". The slice is a copy that the
+// caller may keep.
 func (s *Signer) JWKS() []byte { return append([]byte(nil), s.jwks...) }
 
 // assertionClaims is the JWT body (CONTRACT §6).

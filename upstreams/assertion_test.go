@@ -550,3 +550,54 @@ func BenchmarkAssertionSign(b *testing.B) {
 		}
 	}
 }
+
+// TestRotatedSigner: after a rotation the JWKS holds the new key and the
+// previous ones, each under its kid; an assertion signed before the
+// rotation and one signed after both verify with it, and only the new key
+// signs (CONTRACT §12 "Key rotation").
+func TestRotatedSigner(t *testing.T) {
+	oldKey, newKey := mustKey(t), mustKey(t)
+	before, err := NewSigner(oldKey, testIssuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := NewRotatedSigner(newKey, []*ecdsa.PublicKey{&oldKey.PublicKey, &newKey.PublicKey}, testIssuer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(after.JWKS(), &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KeyID)
+		if !k.IsPublic() {
+			t.Errorf("JWKS key %s is not public", k.KeyID)
+		}
+	}
+	if want := []string{after.KeyID(), before.KeyID()}; fmt.Sprint(kids) != fmt.Sprint(want) {
+		t.Fatalf("got JWKS kids %v, want %v (the signing key first, the current key once)", kids, want)
+	}
+	for name, signer := range map[string]*Signer{"before": before, "after": after} {
+		tok, err := signer.Assertion(testIdentity())
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := jwt.ParseSigned(tok, []jose.SignatureAlgorithm{jose.ES256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kid := parsed.Headers[0].KeyID; kid != signer.KeyID() {
+			t.Errorf("%s: got kid %q, want %q", name, kid, signer.KeyID())
+		}
+		var claims jwt.Claims
+		if err := parsed.Claims(set, &claims); err != nil {
+			t.Errorf("%s: the assertion does not verify with the rotated JWKS: %v", name, err)
+		}
+	}
+	bad, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := NewRotatedSigner(newKey, []*ecdsa.PublicKey{&bad.PublicKey}, testIssuer, nil); err == nil {
+		t.Error("got no error for a P-384 previous key")
+	}
+}

@@ -26,6 +26,11 @@ var messagesFR = map[string]string{
 	"You are not allowed to do this.":                        "Vous n'êtes pas autorisé à faire cela.",
 	"Your name was saved.":                                   "Votre nom a été enregistré.",
 	"The organization was renamed.":                          "L'organisation a été renommée.",
+	"This account is disabled. Contact support.":             "Ce compte est désactivé. Contactez le support.",
+	// Forward-auth.
+	"Only a trusted proxy may ask this.":                "Seul un proxy de confiance peut demander cela.",
+	"This host is not a console served here.":           "Cet hôte n'est pas une console servie ici.",
+	"The forwarded request is not described correctly.": "La requête transmise n'est pas décrite correctement.",
 	// Sign-in and sign-up.
 	"The email or password is incorrect.":                                                  "L'adresse e-mail ou le mot de passe est incorrect.",
 	"The code is not valid. Check it and try again.":                                       "Le code n'est pas valide. Vérifiez-le et réessayez.",

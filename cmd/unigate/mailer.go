@@ -17,27 +17,6 @@ import (
 	"unigate/session"
 )
 
-// newMailer builds the transport named by mail.transport and the outbox
-// sender, capped at mail.rate_per_second, with its metrics on reg (nil:
-// none). release frees what the sender holds (its Redis client), once it
-// has stopped.
-func newMailer(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger, reg prometheus.Registerer) (outbox *mail.Outbox, release func(), err error) {
-	limiter, closeLimiter, err := newMailLimiter(cfg)
-	if err != nil {
-		return nil, func() {}, err
-	}
-	defer func() {
-		if err != nil {
-			closeLimiter()
-		}
-	}()
-	outbox, err = newOutbox(cfg, store, logger, limiter, newMailMetrics(reg, store))
-	if err != nil {
-		return nil, func() {}, err
-	}
-	return outbox, closeLimiter, nil
-}
-
 // newOutbox builds the transport and the sender.
 func newOutbox(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logger, limiter mail.Limiter, onResult func(kind, result string)) (*mail.Outbox, error) {
 	var t mail.Transport
@@ -78,7 +57,7 @@ func newOutbox(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 	}
 	// The bodies wait in the outbox sealed: they hold one-time codes and
 	// invitation links (issue 16, finding 18).
-	sealer, err := outboxSealer(cfg.SessionKey())
+	sealer, err := outboxSealer(cfg.SessionKey(), cfg.PreviousSessionKeys()...)
 	if err != nil {
 		return nil, err
 	}
@@ -91,13 +70,22 @@ func newOutbox(cfg *config.Config, store accounts.OutboxStore, logger *slog.Logg
 }
 
 // outboxSealer seals the outbox's bodies under a key derived from the
-// session key for that purpose alone (HKDF, mail.OutboxKeyInfo).
-func outboxSealer(sessionKey []byte) (*mfa.Sealer, error) {
+// session key for that purpose alone (HKDF, mail.OutboxKeyInfo); bodies
+// queued under a previous session key still open, to be sent.
+func outboxSealer(sessionKey []byte, previous ...[]byte) (*mfa.Sealer, error) {
 	sub, err := hkdf.Key(sha256.New, sessionKey, nil, mail.OutboxKeyInfo, 32)
 	if err != nil {
 		return nil, fmt.Errorf("mail: outbox key: %w", err)
 	}
-	return mfa.NewSealer(sub)
+	var older [][]byte
+	for _, k := range previous {
+		old, err := hkdf.Key(sha256.New, k, nil, mail.OutboxKeyInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("mail: outbox key: %w", err)
+		}
+		older = append(older, old)
+	}
+	return mfa.NewSealer(sub, older...)
 }
 
 // newMailLimiter is the bucket of mail.rate_per_second (CONTRACT §9): in

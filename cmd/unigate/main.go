@@ -91,6 +91,8 @@ commands:
   unify --dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]
                                          unify the Dedibox and Scaleway exports into the
                                          account store (exit 1 if lines were rejected)
+  unify resend-notice --email E [--json] [--config FILE]
+                                         queue an account's unification notice again
   unify verify --dedibox FILE --scaleway FILE [--config FILE]
                                          prove every source record is accounted for
   unify announce --dedibox FILE --scaleway FILE [--date YYYY-MM-DD] [--dry-run]

@@ -16,6 +16,7 @@ import (
 	"unigate/login"
 	"unigate/mail"
 	"unigate/session"
+	"unigate/unify"
 )
 
 // The operator commands (CONTRACT §12): look an account up, disable or
@@ -164,7 +165,7 @@ func (c *cli) accountsShow(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
-	v, err := describeAccount(ctx, store, a)
+	v, err := describeAccount(ctx, store, t.cfg, a)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -196,7 +197,7 @@ func (c *cli) accountsShow(ctx context.Context, args []string) error {
 }
 
 // describeAccount gathers what the account store knows of a.
-func describeAccount(ctx context.Context, store accounts.Store, a *accounts.Account) (*accountView, error) {
+func describeAccount(ctx context.Context, store accounts.Store, cfg *config.Config, a *accounts.Account) (*accountView, error) {
 	v := &accountView{ID: a.ID, Email: a.Email, Name: a.Name, Locale: a.Locale, CreatedAt: a.CreatedAt.UTC(),
 		Disabled: !a.DisabledAt.IsZero(), HasPassword: a.PasswordHash != "",
 		PasswordSetRequired: a.PasswordSetRequired, MFAEnrollRequired: a.MFAEnrollRequired,
@@ -250,14 +251,10 @@ func describeAccount(ctx context.Context, store accounts.Store, a *accounts.Acco
 	}
 	if len(lines) > 0 {
 		u := &unificationView{Lines: []sourceLine{}}
-		dedibox := 0
 		for _, l := range lines {
 			u.Lines = append(u.Lines, sourceLine{Source: l.Source, RecordID: l.RecordID, Line: l.Line})
-			if l.Source == accounts.SourceDedibox {
-				dedibox++
-			}
 		}
-		u.Situation, err = unifySituation(ctx, store, a.ID, dedibox)
+		u.Situation, err = unifySituation(ctx, store, cfg, a.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -266,34 +263,29 @@ func describeAccount(ctx context.Context, store accounts.Store, a *accounts.Acco
 	return v, nil
 }
 
-// unifySituation is the account's situation in the unification report,
-// read back from the notice the run queued for it (the rules' own verdict,
-// not a guess from today's state of the account).
-func unifySituation(ctx context.Context, store accounts.Store, accountID string, dediboxLines int) (string, error) {
-	if dediboxLines == 0 {
-		return "scaleway_only", nil
-	}
-	notices, err := store.MailOf(ctx, accountID, mail.KindUnifyNotice)
+// unifySituation is the account's situation in the unification report:
+// the rules applied again to the source lines stored with the account
+// (unify.Replan), so the verdict of the run, not a guess from the account's
+// state today (its notice's data is gone once the notice was sent).
+func unifySituation(ctx context.Context, store accounts.Store, cfg *config.Config, accountID string) (string, error) {
+	p, err := replan(ctx, store, cfg, accountID)
 	if err != nil {
 		return "", err
 	}
-	for _, n := range notices {
-		var d mail.UnifyNoticeData
-		if len(n.Data) == 0 || json.Unmarshal(n.Data, &d) != nil {
-			continue
-		}
-		switch {
-		case d.Merged:
-			return "multiple_dedibox_accounts", nil
-		case d.SMSRemoved:
-			return "sms_mfa_disabled", nil
-		case d.JoinedScaleway:
-			return "scaleway_account", nil
-		case d.NewScaleway:
-			return "no_scaleway_account", nil
-		}
+	if p.Situation == "" {
+		return "scaleway_only", nil
 	}
-	return "unknown", nil
+	return p.Situation, nil
+}
+
+// replan is unify.Replan on the account store, with the keys and cutoff of cfg.
+func replan(ctx context.Context, store accounts.Store, cfg *config.Config, accountID string) (*unify.Replanned, error) {
+	rs, ok := store.(unify.ReplanStore)
+	if !ok {
+		return nil, errors.New("this account store cannot read the unification's records")
+	}
+	return unify.Replan(ctx, rs, accountID, unify.ReplanOptions{SessionKey: cfg.SessionKey(),
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), Cutoff: cfg.LegacyCutoff(), SignInURL: cfg.Public().String() + "/login"})
 }
 
 func printAccount(w io.Writer, v *accountView) {
@@ -530,3 +522,50 @@ func (c *cli) audit(ctx context.Context, store accounts.Store, e accounts.AuditE
 		fmt.Fprintf(c.stderr, "warning: audit event %s not stored: %v\n", e.Kind, err)
 	}
 }
+
+// unifyResendNotice is `unigate unify resend-notice`: the account's
+// notification of the unification, queued again (the person lost it, or
+// the address was fixed since). Its content is rebuilt from the stored
+// source lines, as the run made it, under a new outbox key; it goes out
+// before bulk mail, since someone is waiting for it.
+func (c *cli) unifyResendNotice(ctx context.Context, args []string) error {
+	const name = "unify resend-notice"
+	t, err := c.parseOperator(name, "Queue the unification notice of one account again.", args)
+	if err != nil {
+		return err
+	}
+	store, a, err := openAccount(ctx, name, t)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	p, err := replan(ctx, store, t.cfg, a.ID)
+	if errors.Is(err, unify.ErrNotUnified) {
+		return fmt.Errorf("%s: %s was not imported by the unification: it has no notice", name, a.Email)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	data := p.Notice
+	data.Email, data.Name = a.Email, a.Name
+	key := unify.NoticeKey(a.ID) + ":resend:" + time.Now().UTC().Format(time.RFC3339Nano)
+	m, err := mail.NewStoredMessage(key, a.ID, unify.KindNotice, a.Locale, a.Email, data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	m.Priority = resendPriority
+	if _, err := store.EnqueueMail(ctx, m); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	c.audit(ctx, store, accounts.AuditEvent{At: time.Now(), Kind: "unify.resend_notice", AccountID: a.ID,
+		Details: map[string]string{"by": "operator"}})
+	if t.json {
+		return writeJSONTo(c.stdout, map[string]any{"id": a.ID, "email": a.Email, "queued": key})
+	}
+	fmt.Fprintf(c.stdout, "notice queued again for %s (%s)\n", a.Email, a.ID)
+	return nil
+}
+
+// resendPriority puts a resent notice with the mail people wait for
+// (invitations, security notices), ahead of the bulk.
+const resendPriority = 5

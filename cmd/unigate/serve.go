@@ -8,23 +8,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
-	"time"
+	"syscall"
 
 	"unigate/accounts"
 	"unigate/config"
 	"unigate/gateway"
 	"unigate/session"
-	"unigate/upstreams"
 )
 
 // runServe runs the gateway until ctx ends (SIGTERM/SIGINT), then drains:
 // it stops accepting, lets in-flight requests finish within shutdown_grace,
-// and returns nil (exit 0).
-func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) error {
+// and returns nil (exit 0). On SIGHUP it reloads the configuration with
+// load (CONTRACT §12 "Reload").
+func runServe(ctx context.Context, cfg *config.Config, load func() (*config.Config, error), stdout, stderr io.Writer) error {
 	logs := newBufferedLog(stderr)
 	defer logs.Close()
-	logger := newLogger(logs, cfg.Log.Level)
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.Log.Level))
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	store, closeStore, err := openSessionStore(cfg, logger)
 	if err != nil {
 		return err
@@ -35,13 +39,41 @@ func runServe(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer)
 		return fmt.Errorf("account store: %w", err)
 	}
 	defer acc.Close()
-	return serveGatewayOn(ctx, cfg, store, acc, logger, nil, nil)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return serveGateway(ctx, serveSetup{cfg: cfg, store: store, acc: acc, logger: logger, level: level, load: load, reloads: hup})
 }
 
 // serveGatewayOn builds the gateway on the given stores and serves it on ln
 // (nil: cfg.Listen) and the operator listener on cfg.Metrics.Listen. ready,
 // when not nil, is called with the bound public address once listening.
 func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store, acc accounts.Store, logger *slog.Logger, ln net.Listener, ready func(addr string)) error {
+	return serveGateway(ctx, serveSetup{cfg: cfg, store: store, acc: acc, logger: logger, ln: ln, ready: ready})
+}
+
+// serveSetup is what serveGateway runs.
+type serveSetup struct {
+	cfg    *config.Config
+	store  session.Store
+	acc    accounts.Store
+	logger *slog.Logger
+	// ln is the public listener (nil: cfg.Listen), ready is told its address.
+	ln    net.Listener
+	ready func(addr string)
+	// load reads the configuration again; each value on reloads asks for it
+	// (SIGHUP). nil: no reload.
+	load    func() (*config.Config, error)
+	reloads <-chan os.Signal
+	// level is the logger's level, set again on a reload; nil: fixed.
+	level *slog.LevelVar
+	// reloaded, when not nil, is told the outcome of every reload (tests).
+	reloaded func(error)
+}
+
+// serveGateway serves until ctx ends, reloading on setup.reloads.
+func serveGateway(ctx context.Context, setup serveSetup) error {
+	cfg, logger, ln := setup.cfg, setup.logger, setup.ln
 	// A listener given by the caller is ours: closed when nothing will serve on it.
 	fail := func(err error) error {
 		if ln != nil {
@@ -49,46 +81,33 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		}
 		return err
 	}
-	signer, err := upstreams.NewSigner(cfg.SigningKey(), cfg.Public().String(), time.Now)
-	if err != nil {
-		return fail(fmt.Errorf("signing key: %w", err))
-	}
 	reg := gateway.NewMetricsRegistry()
-	mailer, closeMailer, err := newMailer(cfg, acc, logger, reg)
+	// The mail cap and its metrics belong to the process, not to a
+	// generation: a reload keeps them (a new rate needs a restart).
+	limiter, closeLimiter, err := newMailLimiter(cfg)
 	if err != nil {
 		return fail(fmt.Errorf("mail: %w", err))
 	}
-	defer closeMailer()
-	gw, err := gateway.New(gateway.Deps{
-		Config:   cfg,
-		Sessions: store,
-		Accounts: acc,
-		Hasher:   accounts.NewHasher(0),
-		Signer:   signer,
-		Logger:   logger,
-		Registry: reg,
-		Mailer:   mailer,
-	})
+	gens := &generations{store: setup.store, acc: setup.acc, logger: logger, reg: reg, hasher: accounts.NewHasher(0),
+		mailLimiter: limiter, mailSent: newMailMetrics(reg, setup.acc)}
+	gen, err := gens.build(cfg, nil)
 	if err != nil {
 		return fail(err)
 	}
-	// The outbox sender runs beside the server and stops with it.
-	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
-	senderDone := make(chan struct{})
-	go func() { defer close(senderDone); mailer.Sender.Run(senderCtx) }()
-	// So does the queue of console accounts created through provisioning endpoints.
-	provisionDone := make(chan struct{})
-	go func() { defer close(provisionDone); gw.RunProvisioning(senderCtx) }()
-	defer func() { <-provisionDone }()
-	defer func() { stopSender(); <-senderDone }()
+	live := &liveGateway{}
+	live.cur.Store(gen)
+	// The outbox sender and the provisioning queue run beside the server,
+	// on the current generation, and stop with it.
+	tasks := newBackground(context.WithoutCancel(ctx))
+	tasks.start(gen)
+	defer closeLimiter() // after the last sender has stopped (deferred calls run in reverse)
+	defer tasks.stop()
 
-	public := gateway.NewHTTPServer(gw, logger)
-	if cfg.TLS.CertFile != "" {
-		certs, err := newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger)
-		if err != nil {
-			return fail(err)
-		}
-		public.TLSConfig = serverTLSConfig(certs)
+	public := gateway.NewHTTPServer(live, logger)
+	if gen.certs != nil {
+		// The certificate of the current generation: a reload may name new files.
+		public.TLSConfig = serverTLSConfig(gen.certs)
+		public.TLSConfig.GetCertificate = live.getCertificate
 	}
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -102,10 +121,25 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 		if err != nil {
 			return fail(fmt.Errorf("listen %s (metrics): %w", cfg.Metrics.Listen, err))
 		}
-		servers = append(servers, gateway.NewHTTPServer(gw.MetricsHandler(reg), logger))
+		// The stores never change on a reload: the first gateway's probes stay right.
+		servers = append(servers, gateway.NewHTTPServer(gen.gw.MetricsHandler(reg), logger))
 		listeners = append(listeners, mln)
 	}
+	if cfg.ForwardAuth.Listen != "" {
+		// Forward-auth for the operator's own edge proxy (CONTRACT §12).
+		fln, err := net.Listen("tcp", cfg.ForwardAuth.Listen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen %s (forward_auth): %w", cfg.ForwardAuth.Listen, err)
+		}
+		servers = append(servers, gateway.NewHTTPServer(live.forwardAuth(), logger))
+		listeners = append(listeners, fln)
+	}
 
+	// Read before Serve runs: net/http configures HTTP/2 into TLSConfig then.
+	tlsOn := public.TLSConfig != nil
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -118,21 +152,32 @@ func serveGatewayOn(ctx context.Context, cfg *config.Config, store session.Store
 			}
 		}()
 	}
-	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", public.TLSConfig != nil, "metrics", cfg.Metrics.Listen, "public_url", cfg.Public().String())
-	if ready != nil {
-		ready(ln.Addr().String())
+	logger.Info("unigate serving", "listen", ln.Addr().String(), "tls", tlsOn, "metrics", cfg.Metrics.Listen, "forward_auth", cfg.ForwardAuth.Listen, "public_url", cfg.Public().String())
+	if setup.ready != nil {
+		setup.ready(ln.Addr().String())
 	}
 
-	select {
-	case err := <-errc:
-		for _, srv := range servers {
-			srv.Close()
+	rl := newReloader(reg, setup, gens, live, tasks)
+serving:
+	for {
+		select {
+		case err := <-errc:
+			for _, srv := range servers {
+				srv.Close()
+			}
+			return err
+		case <-setup.reloads:
+			err := rl.reload()
+			if setup.reloaded != nil {
+				setup.reloaded(err)
+			}
+		case <-ctx.Done():
+			break serving
 		}
-		return err
-	case <-ctx.Done():
 	}
-	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownGrace)
+	grace := rl.current().ShutdownGrace
+	logger.Info("shutting down", "grace", grace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
 	defer cancel()
 	var firstErr error
 	for _, srv := range servers {
@@ -177,16 +222,18 @@ func openSessionStore(cfg *config.Config, logger *slog.Logger) (session.Store, f
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: parseLevel(level)}))
+}
+
+// parseLevel reads log.level: debug, info (default), warn, error.
+func parseLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
+		return slog.LevelError
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.LevelInfo
 }

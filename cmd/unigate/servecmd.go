@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+
+	"unigate/config"
 )
 
 // serve loads the configuration (exit 2 on any problem, before anything
@@ -18,7 +20,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := runServe(ctx, cfg, c.stdout, c.stderr); err != nil {
+	// SIGHUP loads the same file again, environment overrides included.
+	load := func() (*config.Config, error) { return c.loadConfig(*path) }
+	if err := runServe(ctx, cfg, load, c.stdout, c.stderr); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil

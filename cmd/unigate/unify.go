@@ -26,6 +26,9 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "announce" {
 		return c.unifyAnnounce(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "resend-notice" {
+		return c.unifyResendNotice(ctx, args[1:])
+	}
 	fs := c.flagSet("unify", "--dedibox FILE --scaleway FILE [--dry-run] [--report FILE] [--config FILE]",
 		"Unify the Dedibox and Scaleway exports (JSON Lines) into the account store: one unified account\n"+
 			"per person, each notified once. Re-running with the same files changes nothing; a run stopped\n"+
@@ -80,6 +83,8 @@ func (c *cli) unify(ctx context.Context, args []string) error {
 		Progress:     c.stderr,
 		Workers:      workers,
 		BatchSize:    batch,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
@@ -139,6 +144,8 @@ func (c *cli) unifyVerify(ctx context.Context, args []string) error {
 		ScalewayPath: *scaleway,
 		SessionKey:   cfg.SessionKey(),
 		Progress:     c.stderr,
+
+		PreviousSessionKeys: cfg.PreviousSessionKeys(), // key rotation
 	})
 	if err != nil {
 		return err
