@@ -18,12 +18,15 @@
 //     not answer is Unavailable, never a pass (ASVS V16.5.2);
 //  4. the console account: a session that has not entered this console yet
 //     gets its only account (Entries), or ChooseAccount;
-//  5. Allow, with the identity the upstream is told.
+//  5. the organization's MFA rule (CONTRACT §11): past the grace recorded in
+//     the selection, a member without a second factor is Forbidden
+//     (mfa_required_by_organization);
+//  6. step-up per console path (CONTRACT §11): a path under a rule, on a
+//     session whose last proof is too old or of another method, is StepUp;
+//  7. Allow, with the identity the upstream is told.
 //
-// Step-up per console path (CONTRACT §11) and an organization's MFA rule go
-// between 4 and 5 as further kinds (StepUp; Forbidden with the code
-// mfa_required_by_organization): each is one more check on the session and
-// the selection that Decide already holds.
+// Steps 5 and 6 read only the session and the selection Decide already
+// holds: no store read per request (see HoldsSecondFactor).
 package access
 
 import (
@@ -74,9 +77,13 @@ const (
 	Unavailable
 	// Failed: anything else went wrong: Decision.Err (500).
 	Failed
+	// StepUp: the path needs a fresher or stronger proof (CONTRACT §11): a
+	// browser navigation goes to the step-up page, anything else gets
+	// Decision.Err (401 step_up_required). Nothing reaches the upstream.
+	StepUp
 )
 
-var kindNames = [...]string{"", "public", "allow", "redirect", "bad_path", "login", "choose_account", "forbidden", "unavailable", "failed"}
+var kindNames = [...]string{"", "public", "allow", "redirect", "bad_path", "login", "choose_account", "forbidden", "unavailable", "failed", "step_up"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -108,6 +115,8 @@ type Console struct {
 	Public upstreams.PublicPaths
 	// Prefix is the console's path_prefix on the account host ("/x/"), or "".
 	Prefix string
+	// StepUp are the console's step-up rules, in the configuration's order.
+	StepUp []StepUpRule
 }
 
 // Request is one console request to decide.
@@ -219,7 +228,8 @@ func (d *Decider) Decide(req Request) Decision {
 		return dec
 	}
 	path := dec.Path
-	if d.isPublic(req, path) {
+	local, underMount := localPath(req, path)
+	if underMount && req.Console.Public.Match(local) {
 		return Decision{Kind: Public, Path: path}
 	}
 	sess, err := d.sessions.RequestSession(req.HTTP, req.Host)
@@ -228,7 +238,8 @@ func (d *Decider) Decide(req Request) Decision {
 	}
 	// The store enforces the absolute expiry; it is checked here too, on
 	// the decision's own clock (ASVS V7.3.2).
-	if sess == nil || !sess.Complete() || !d.clock().Before(sess.ExpiresAt) {
+	now := d.clock()
+	if sess == nil || !sess.Complete() || !now.Before(sess.ExpiresAt) {
 		return Decision{Kind: Login, Path: path}
 	}
 	sel, ok := sess.Consoles[req.Console.ID]
@@ -238,23 +249,32 @@ func (d *Decider) Decide(req Request) Decision {
 			return entryRefused(path, err)
 		}
 	}
+	if orgMFARefused(sel, sess, now) {
+		return Decision{Kind: Forbidden, Path: path, Err: ErrMFARequiredByOrganization}
+	}
+	if rule := req.Console.StepUpFor(local); rule != nil && needsStepUp(rule, sess, now) {
+		return Decision{Kind: StepUp, Path: path, Err: ErrStepUpRequired}
+	}
 	return Decision{Kind: Allow, Path: path, Identity: d.identity(sess, req.Console.ID, sel)}
 }
 
-// isPublic matches the console's own path: under a mount, the prefix removed.
-func (d *Decider) isPublic(req Request, canonical string) bool {
-	local := canonical
-	if req.Mounted && req.Console.Prefix != "" {
-		mount := strings.TrimSuffix(req.Console.Prefix, "/")
-		rest, under := strings.CutPrefix(canonical, mount)
-		if !under || (rest != "" && rest[0] != '/') {
-			return false // not under the mount: never public here
-		}
-		if local = rest; local == "" {
-			local = "/"
-		}
+// localPath is the console's own path: under a mount, the prefix removed.
+// underMount is false for a mounted request outside its mount, which is
+// never public there (its local path is then the whole path, so that the
+// step-up rules still see it).
+func localPath(req Request, canonical string) (local string, underMount bool) {
+	if !req.Mounted || req.Console.Prefix == "" {
+		return canonical, true
 	}
-	return req.Console.Public.Match(local)
+	mount := strings.TrimSuffix(req.Console.Prefix, "/")
+	rest, under := strings.CutPrefix(canonical, mount)
+	if !under || (rest != "" && rest[0] != '/') {
+		return canonical, false
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	return rest, true
 }
 
 func entryRefused(path string, err error) Decision {
@@ -289,7 +309,10 @@ func (d *Decider) identity(sess *session.Session, console string, sel session.Co
 		MFA:              sess.MFA,
 		Prelinked:        sel.Prelinked,
 		SessionID:        d.sid.of(sess.Handle),
-		AMR:              AMR(sess.Factors, sess.MFA),
+		AMR:              ProofAMR(sess),
+	}
+	if !sess.AuthTime.IsZero() {
+		id.AuthTime = sess.AuthTime.Unix()
 	}
 	if sel.OrganizationID != "" {
 		id.OrganizationID, id.OrganizationRole = sel.OrganizationID, sel.OrganizationRole

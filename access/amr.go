@@ -1,6 +1,10 @@
 package access
 
-import "strings"
+import (
+	"strings"
+
+	"unigate/session"
+)
 
 // AMR maps the factors a session proved to RFC 8176 authentication method
 // references, for the assertion's amr claim.
@@ -39,6 +43,22 @@ func AMR(factors []string, mfa string) []string {
 		set |= amrMFA
 	}
 	return amrTable[set]
+}
+
+// ProofAMR is the amr of the session's last proof (CONTRACT §11): the
+// login's factors, or those of the last re-authentication. A password or
+// TOTP re-authentication proves one factor, never "mfa"; a passkey one is
+// made with user verification (the authenticator's PIN or biometric), so it
+// is "mfa" as a passwordless login is.
+func ProofAMR(sess *session.Session) []string {
+	if len(sess.Proof) > 0 {
+		mfa := ""
+		if len(sess.Proof) == 1 && sess.Proof[0] == "passkey" {
+			mfa = "passkey"
+		}
+		return AMR(sess.Proof, mfa)
+	}
+	return AMR(sess.Factors, sess.MFA)
 }
 
 // secondFactor: the session's MFA names a second factor of the account.

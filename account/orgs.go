@@ -50,6 +50,7 @@ type OrgStore interface {
 	AcceptInvitation(ctx context.Context, invitationID, accountID string, at time.Time) error
 	AccountByEmail(ctx context.Context, email string) (*accounts.Account, error)
 	RenameOrganization(ctx context.Context, orgID, name string) error
+	SetOrganizationMFA(ctx context.Context, orgID string, require bool, graceDays int, at time.Time) error
 }
 
 // Mailer queues one message for the outbox; key makes it idempotent.
@@ -121,6 +122,18 @@ type Actor struct {
 // Org is an organization as one of its members sees it.
 type Org struct {
 	ID, Name, Role string
+	// The organization's MFA rule (CONTRACT §11): whether it requires a
+	// second factor of its members, its grace in days, and when the grace
+	// ends for this member (zero without a rule).
+	RequireMFA   bool
+	MFAGraceDays int
+	MFADeadline  time.Time
+}
+
+// orgOf is a membership as the member sees the organization.
+func orgOf(m accounts.Membership) Org {
+	return Org{ID: m.OrganizationID, Name: m.Name, Role: m.Role,
+		RequireMFA: m.RequireMFA, MFAGraceDays: m.MFAGraceDays, MFADeadline: m.MFADeadline()}
 }
 
 // Member is one member of an organization.
@@ -155,7 +168,7 @@ func (o *Orgs) List(ctx context.Context, actor Actor) ([]Org, error) {
 	}
 	out := make([]Org, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, Org{ID: m.OrganizationID, Name: m.Name, Role: m.Role})
+		out = append(out, orgOf(m))
 	}
 	return out, nil
 }
@@ -210,6 +223,51 @@ func (o *Orgs) Rename(ctx context.Context, actor Actor, orgID, name string) erro
 	return nil
 }
 
+// ErrInvalidGraceDays: an MFA rule's grace_days is not 0 to 30, or comes
+// without require_mfa.
+var ErrInvalidGraceDays = &Error{code: "invalid_grace_days"}
+
+// SetMFARule turns the organization's MFA rule on, with a grace of
+// graceDays (0 to 30), or off (CONTRACT §11): owners only. While it is on, a
+// member without a second factor may enter a console with the organization
+// until the grace ends (counted from when the rule was turned on or the
+// member joined, the later), then not until they enroll one. A new grace for
+// a rule already on keeps its start: turning the rule off and on again is the
+// way to give the members a new grace, and it is audited.
+func (o *Orgs) SetMFARule(ctx context.Context, actor Actor, orgID string, require bool, graceDays int) error {
+	role, err := o.role(ctx, actor, orgID)
+	if err != nil {
+		return err
+	}
+	if role != accounts.RoleOwner {
+		return ErrForbidden
+	}
+	if graceDays < 0 || graceDays > accounts.MaxMFAGraceDays {
+		return ErrInvalidGraceDays
+	}
+	err = o.cfg.Store.SetOrganizationMFA(ctx, orgID, require, graceDays, o.cfg.Now())
+	switch {
+	case errors.Is(err, accounts.ErrNotFound):
+		return ErrNotFound
+	case err != nil:
+		return fmt.Errorf("account: organization MFA rule: %w", err)
+	}
+	o.cfg.Audit.Audit(ctx, AuditEvent{Kind: "org.mfa_rule", AccountID: actor.AccountID, IP: actor.IP,
+		Details: map[string]string{"organization_id": orgID, "require_mfa": fmt.Sprint(require), "grace_days": fmt.Sprint(graceDays)}})
+	// Every member's sessions carry the rule's deadline from now on, as
+	// they carry a new role (issue 16 finding 1).
+	members, err := o.cfg.Store.Members(ctx, orgID)
+	if err != nil {
+		return fmt.Errorf("account: members: %w", err)
+	}
+	for _, m := range members {
+		if err := o.changed(ctx, m.AccountID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // role is the actor's role in the organization; ErrNotFound for
 // non-members, so that an organization's existence is not told to outsiders.
 func (o *Orgs) role(ctx context.Context, actor Actor, orgID string) (string, error) {
@@ -236,7 +294,7 @@ func (o *Orgs) Detail(ctx context.Context, actor Actor, orgID string) (*OrgDetai
 	}
 	for _, m := range ms {
 		if m.OrganizationID == orgID {
-			d.Name = m.Name
+			d.Org = orgOf(m)
 		}
 	}
 	members, err := o.cfg.Store.Members(ctx, orgID)

@@ -82,7 +82,31 @@ type Membership struct {
 	OrganizationID string
 	Name           string // the organization's
 	Role           string
+	// JoinedAt is when the account became a member.
+	JoinedAt time.Time
+	// The organization's MFA rule (CONTRACT §11): RequireMFA, its grace in
+	// days, and when it was turned on (zero while off).
+	RequireMFA    bool
+	MFAGraceDays  int
+	MFARequiredAt time.Time
 }
+
+// MFADeadline is when the grace of the organization's MFA rule ends for
+// this member: MFAGraceDays after the rule was turned on or the member
+// joined, the later. Zero when the organization has no such rule.
+func (m Membership) MFADeadline() time.Time {
+	if !m.RequireMFA {
+		return time.Time{}
+	}
+	from := m.MFARequiredAt
+	if m.JoinedAt.After(from) {
+		from = m.JoinedAt
+	}
+	return from.AddDate(0, 0, m.MFAGraceDays)
+}
+
+// MaxMFAGraceDays bounds an organization's MFA grace (CONTRACT §11).
+const MaxMFAGraceDays = 30
 
 // Member is one member of an organization.
 type Member struct {
@@ -160,6 +184,11 @@ type OrgStore interface {
 	// RenameOrganization sets the organization's name.
 	// ErrInvalidOrganizationName; ErrNotFound if there is no such organization.
 	RenameOrganization(ctx context.Context, orgID, name string) error
+	// SetOrganizationMFA sets the organization's MFA rule: on with a grace
+	// of graceDays (0 to MaxMFAGraceDays), counted from at when the rule was
+	// off (a change of the grace of a rule already on keeps its start), or
+	// off. ErrNotFound if there is no such organization.
+	SetOrganizationMFA(ctx context.Context, orgID string, require bool, graceDays int, at time.Time) error
 }
 
 var _ OrgStore = (*sqlStore)(nil)
@@ -225,15 +254,55 @@ func (s *sqlStore) RenameOrganization(ctx context.Context, orgID, name string) e
 	return nil
 }
 
+func (s *sqlStore) SetOrganizationMFA(ctx context.Context, orgID string, require bool, graceDays int, at time.Time) error {
+	if graceDays < 0 || graceDays > MaxMFAGraceDays {
+		return fmt.Errorf("accounts: MFA grace of %d days: want 0 to %d", graceDays, MaxMFAGraceDays)
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	since, err := encodeTime(at)
+	if err != nil {
+		return err
+	}
+	var startedAt any // NULL: the rule is off
+	if require {
+		startedAt = since
+	}
+	n, err := s.db.exec(ctx, `UPDATE organizations SET
+		mfa_required_at = CASE WHEN require_mfa AND $2 THEN mfa_required_at ELSE $4 END,
+		require_mfa = $2, mfa_grace_days = $3
+		WHERE id = $1`, orgID, require, graceDays, startedAt)
+	if err != nil {
+		return s.orgError("SetOrganizationMFA", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 func (s *sqlStore) Memberships(ctx context.Context, accountID string) ([]Membership, error) {
 	var out []Membership
-	err := s.db.query(ctx, `SELECT m.organization_id, o.name, m.role
+	err := s.db.query(ctx, `SELECT m.organization_id, o.name, m.role, m.created_at,
+		o.require_mfa, o.mfa_grace_days, o.mfa_required_at
 		FROM memberships m JOIN organizations o ON o.id = m.organization_id
 		WHERE m.account_id = $1`, []any{accountID},
 		func(scan func(...any) error) error {
 			var m Membership
-			if err := scan(&m.OrganizationID, &m.Name, &m.Role); err != nil {
+			var joined string
+			var requiredAt sql.NullString
+			if err := scan(&m.OrganizationID, &m.Name, &m.Role, &joined, &m.RequireMFA, &m.MFAGraceDays, &requiredAt); err != nil {
 				return err
+			}
+			var err error
+			if m.JoinedAt, err = decodeTime(joined); err != nil {
+				return err
+			}
+			if requiredAt.Valid {
+				if m.MFARequiredAt, err = decodeTime(requiredAt.String); err != nil {
+					return err
+				}
 			}
 			out = append(out, m)
 			return nil

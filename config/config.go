@@ -173,6 +173,16 @@ type Console struct {
 	LegacyLogin      bool          `yaml:"legacy_login"`
 	LegacyLoginPaths []string      `yaml:"legacy_login_paths"`
 	Provisioning     Provisioning  `yaml:"provisioning"`
+	StepUp           []StepUp      `yaml:"step_up"` // paths that need a recent, strong proof (CONTRACT §11)
+}
+
+// StepUp is one step-up rule of a console (CONTRACT §11): a request at or
+// below PathPrefix needs a last proof younger than MaxAge, made with one of
+// Methods (empty: any second factor the account holds, else the password).
+type StepUp struct {
+	PathPrefix string        `yaml:"path_prefix"` // canonical, starting with /
+	MaxAge     time.Duration `yaml:"max_age"`     // more than 0, at most session.absolute_timeout
+	Methods    []string      `yaml:"methods"`     // password | totp | passkey
 }
 
 // Provisioning is the console's endpoint that creates its account for a

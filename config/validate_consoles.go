@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 )
 
 // consoleID is the form of a console id (CONTRACT §3): it appears in
@@ -99,6 +101,38 @@ func (c *Config) checkConsoles(ps *Problems) {
 		}
 		if con.Provisioning.Timeout <= 0 {
 			ps.add(key+".provisioning.timeout", "must be more than 0")
+		}
+		checkStepUp(ps, key, con.StepUp, c.Session.AbsoluteTimeout)
+	}
+}
+
+// stepUpMethods are the proofs the step-up page can take.
+var stepUpMethods = []string{"password", "totp", "passkey"}
+
+// checkStepUp checks a console's step-up rules: a plain canonical prefix, a
+// positive max_age no longer than a session lives (a longer one would never
+// ask anything), known methods without repeats.
+func checkStepUp(ps *Problems, key string, rules []StepUp, lifetime time.Duration) {
+	for j, rule := range rules {
+		rk := fmt.Sprintf("%s.step_up[%d]", key, j)
+		if rule.PathPrefix == "" {
+			ps.add(rk+".path_prefix", "required: a path such as /billing/")
+		} else if msg := checkPath(rule.PathPrefix); msg != "" {
+			ps.add(rk+".path_prefix", "%s", msg)
+		}
+		switch {
+		case rule.MaxAge <= 0:
+			ps.add(rk+".max_age", "must be more than 0")
+		case lifetime > 0 && rule.MaxAge > lifetime:
+			ps.add(rk+".max_age", "%s is longer than session.absolute_timeout (%s): it would never ask for a proof", rule.MaxAge, lifetime)
+		}
+		for k, m := range rule.Methods {
+			mk := fmt.Sprintf("%s.methods[%d]", rk, k)
+			if !slices.Contains(stepUpMethods, m) {
+				ps.add(mk, "%q: want one of %s", m, strings.Join(stepUpMethods, ", "))
+			} else if slices.Contains(rule.Methods[:k], m) {
+				ps.add(mk, "%q is listed twice", m)
+			}
 		}
 	}
 }

@@ -323,6 +323,22 @@ func TestValidateProblems(t *testing.T) {
 			`config: consoles[0].provisioning.url: want an absolute http or https URL, got "10.0.0.10:8000/accounts"`},
 		{"provisioning timeout", func(c *Config) { c.Consoles[0].Provisioning.Timeout = -1 },
 			`config: consoles[0].provisioning.timeout: must be more than 0`},
+		{"step-up prefix missing", func(c *Config) { c.Consoles[0].StepUp = []StepUp{{MaxAge: time.Minute}} },
+			`config: consoles[0].step_up[0].path_prefix: required: a path such as /billing/`},
+		{"step-up prefix relative", func(c *Config) { c.Consoles[0].StepUp = []StepUp{{PathPrefix: "billing/", MaxAge: time.Minute}} },
+			`config: consoles[0].step_up[0].path_prefix: "billing/" must start with /`},
+		{"step-up prefix dot segment", func(c *Config) { c.Consoles[1].StepUp = []StepUp{{PathPrefix: "/a/../billing/", MaxAge: time.Minute}} },
+			`config: consoles[1].step_up[0].path_prefix: "/a/../billing/" must not contain . or .. segments`},
+		{"step-up max age zero", func(c *Config) { c.Consoles[0].StepUp = []StepUp{{PathPrefix: "/billing/"}} },
+			`config: consoles[0].step_up[0].max_age: must be more than 0`},
+		{"step-up max age beyond the session", func(c *Config) { c.Consoles[0].StepUp = []StepUp{{PathPrefix: "/billing/", MaxAge: 13 * time.Hour}} },
+			`config: consoles[0].step_up[0].max_age: 13h0m0s is longer than session.absolute_timeout (12h0m0s): it would never ask for a proof`},
+		{"step-up unknown method", func(c *Config) {
+			c.Consoles[0].StepUp = []StepUp{{PathPrefix: "/billing/", MaxAge: time.Minute, Methods: []string{"totp", "sms"}}}
+		}, `config: consoles[0].step_up[0].methods[1]: "sms": want one of password, totp, passkey`},
+		{"step-up method twice", func(c *Config) {
+			c.Consoles[0].StepUp = []StepUp{{PathPrefix: "/billing/", MaxAge: time.Minute, Methods: []string{"passkey", "passkey"}}}
+		}, `config: consoles[0].step_up[0].methods[1]: "passkey" is listed twice`},
 
 		// SSO.
 		{"google without secret", func(c *Config) { c.SSO.Google.ClientSecretFile = "" },

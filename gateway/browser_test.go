@@ -190,6 +190,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	h := newBrowserHarness(t)
 	h.createAccount("alice@example.com", "correct horse battery")
 	ctx := newChrome(t)
+	noPasskeyAutofill(t, ctx) // the button is tested here; autofill in browser_autofill_test.go
 	dir := artifactDir(t)
 
 	signInWithPassword := func(prefix string) {

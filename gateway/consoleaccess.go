@@ -30,6 +30,11 @@ func (s *Server) newAccess() error {
 	s.access = d
 	for _, c := range s.consoleList {
 		c.access = &access.Console{ID: c.id, Public: c.public, Prefix: c.prefix}
+		for _, con := range s.cfg.Consoles {
+			if con.ID == c.id {
+				c.access.StepUp = stepUpRules(con.StepUp)
+			}
+		}
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ func (s *Server) serveConsole(w http.ResponseWriter, r *http.Request, c *console
 		s.forward(w, r, c, proxy, d.Path, d.Identity)
 	case access.Login:
 		s.unauthenticated(w, r, c, site.host, d.Path)
+	case access.StepUp:
+		s.stepUpRequired(w, r, c, site.host, d.Path)
 	case access.Redirect:
 		redirectCanonical(w, r, d.Path)
 	case access.ChooseAccount:

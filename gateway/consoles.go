@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,11 +46,19 @@ func (s *Server) enterConsole(r *http.Request, cur *current, c *consoleSite, req
 		}
 		orgRole = role
 	}
+	var mfaDeadline time.Time
+	if req.OrganizationID != "" {
+		var err error
+		if mfaDeadline, err = s.orgMFAAtEntry(r, cur.sess, req.OrganizationID); err != nil {
+			return "", err
+		}
+	}
 	sel, err := s.selectConsoleAccount(r, cur, c, req.AccountID, provision)
 	if err != nil {
 		return "", err
 	}
 	sel.OrganizationID, sel.OrganizationRole = req.OrganizationID, orgRole
+	sel.MFADeadline = mfaDeadline
 	sess := cur.sess
 	if sess.Consoles == nil {
 		sess.Consoles = map[string]session.ConsoleSelection{}

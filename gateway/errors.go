@@ -79,6 +79,11 @@ var errorCodes = map[string]codeInfo{
 	"account_required":     {http.StatusConflict, "Choose which of your accounts in this console to open."},
 	"provisioning_pending": {http.StatusConflict, "Your account in this console is being set up. Try again in a moment."},
 
+	// Step-up and organizations' MFA rule (CONTRACT §11).
+	"step_up_required":             {http.StatusUnauthorized, "This page needs a recent confirmation that it is you."},
+	"mfa_required_by_organization": {http.StatusForbidden, "Your organization requires a second factor: set up an authenticator app or a passkey in your security settings."},
+	"invalid_grace_days":           {http.StatusBadRequest, "Give require_mfa, and a grace of 0 to 30 days."},
+
 	// Organizations.
 	"forbidden":    {http.StatusForbidden, "You are not allowed to do this."},
 	"invalid_name": {http.StatusBadRequest, "Give a name of 1 to 100 characters, without control characters."},

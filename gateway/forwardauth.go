@@ -22,7 +22,8 @@ import (
 //   - without a session: /forward-auth answers what the client should get
 //     (302 to the login page for a navigation, else 401 JSON); nginx only
 //     tells 2xx, 401 and 403 apart, so /auth-request answers 401 with the
-//     login page in X-Auth-Login-URL for the proxy's error_page;
+//     login page in X-Auth-Login-URL for the proxy's error_page; a path that
+//     needs a fresher proof (step-up) likewise, toward the step-up page;
 //   - anything else: the error's own status and JSON.
 //
 // The original request is described by headers, so only the proxies of
@@ -146,6 +147,19 @@ func (s *Server) forwardAuth(w http.ResponseWriter, r *http.Request, endpoint st
 			http.Redirect(w, r, login, http.StatusFound)
 		default:
 			s.writeAPIError(w, r, &failure{Code: "unauthenticated", Extra: map[string]any{"login_url": s.loginURL("")}})
+		}
+	case access.StepUp:
+		// As without a session, toward the step-up page (CONTRACT §11).
+		s.metrics.stepUpRequired.WithLabelValues(c.id).Inc()
+		page := s.stepUpURL(s.originalURL(site.host, orig, d.Path))
+		switch {
+		case endpoint == endpointAuthRequest:
+			w.Header().Set("X-Auth-Login-URL", page)
+			s.writeAPIError(w, r, &failure{Code: "step_up_required", Extra: map[string]any{"login_url": page}})
+		case wantsHTML(orig):
+			http.Redirect(w, r, page, http.StatusFound)
+		default:
+			s.writeAPIError(w, r, &failure{Code: "step_up_required", Extra: map[string]any{"login_url": page}})
 		}
 	case access.Redirect:
 		if endpoint == endpointForwardAuth {

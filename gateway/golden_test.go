@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"unigate/accounts"
+	"unigate/config"
 )
 
 // Golden files: every portal page in English and French, and the /metrics
@@ -66,7 +67,7 @@ func TestGoldenPages(t *testing.T) {
 // the consoles chooser, settings, security, organizations, an invitation
 // and an error page.
 func portalPages(t *testing.T, lang string) []goldenPage {
-	h := newHarness(t)
+	h := newHarness(t, withStepUp(config.StepUp{PathPrefix: "/billing/", MaxAge: 5 * time.Minute}))
 	mailer := h.gw.mailer.(*recordingMailer)
 	var pages []goldenPage
 	capture := func(name string, r *response) {
@@ -136,6 +137,8 @@ func portalPages(t *testing.T, lang string) []goldenPage {
 	// still alive (30): confirm first.
 	h.clock.Advance(10 * time.Minute)
 	capture("security-confirm", want(b.do("GET", accountURL+"/settings/security", nil), 200, "security, not recent"))
+	// The step-up page of a console path that needs a recent proof (CONTRACT §11).
+	capture("step-up", want(b.do("GET", accountURL+"/login/step-up?return_to="+url.QueryEscape(dediboxURL+"/billing/"), nil), 200, "step-up"))
 
 	// The second step of a login with TOTP.
 	tb := browse()

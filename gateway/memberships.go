@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"unigate/accounts"
 	"unigate/session"
 )
 
@@ -54,7 +55,7 @@ func (s *Server) refreshMemberships(ctx context.Context, accountID string) error
 
 // rewriteSessions is one pass of refreshMemberships; it reports whether a
 // session disappeared under it.
-func (s *Server) rewriteSessions(ctx context.Context, accountID string, roles map[string]string) (bool, error) {
+func (s *Server) rewriteSessions(ctx context.Context, accountID string, roles map[string]accounts.Membership) (bool, error) {
 	all, err := s.sessions.ListAccount(ctx, accountID)
 	if err != nil {
 		s.metrics.storeErrors.WithLabelValues("list").Inc()
@@ -111,34 +112,36 @@ func (s *Server) reconcileOrganizations(ctx context.Context, sess *session.Sessi
 	return nil
 }
 
-// memberRoles is the account's role by organization id, from the account store.
-func (s *Server) memberRoles(ctx context.Context, accountID string) (map[string]string, error) {
+// memberRoles is the account's memberships (role, and the grace deadline of
+// the organization's MFA rule) by organization id, from the account store.
+func (s *Server) memberRoles(ctx context.Context, accountID string) (map[string]accounts.Membership, error) {
 	ms, err := s.accounts.Memberships(ctx, accountID)
 	if err != nil {
 		return nil, internal(err)
 	}
-	roles := make(map[string]string, len(ms))
+	roles := make(map[string]accounts.Membership, len(ms))
 	for _, m := range ms {
-		roles[m.OrganizationID] = m.Role
+		roles[m.OrganizationID] = m
 	}
 	return roles, nil
 }
 
 // applyRoles sets every console selection of sess to the account's current
-// role in its organization, or to no organization when it is no longer a
-// member. It reports whether anything changed.
-func applyRoles(sess *session.Session, roles map[string]string) bool {
+// role in its organization and the deadline of the organization's MFA rule
+// (CONTRACT §11), or to no organization when it is no longer a member. It
+// reports whether anything changed.
+func applyRoles(sess *session.Session, roles map[string]accounts.Membership) bool {
 	changed := false
 	for console, sel := range sess.Consoles {
 		if sel.OrganizationID == "" {
 			continue
 		}
-		role, member := roles[sel.OrganizationID]
+		m, member := roles[sel.OrganizationID]
 		switch {
 		case !member:
-			sel.OrganizationID, sel.OrganizationRole = "", ""
-		case role != sel.OrganizationRole:
-			sel.OrganizationRole = role
+			sel.OrganizationID, sel.OrganizationRole, sel.MFADeadline = "", "", time.Time{}
+		case m.Role != sel.OrganizationRole || !m.MFADeadline().Equal(sel.MFADeadline):
+			sel.OrganizationRole, sel.MFADeadline = m.Role, m.MFADeadline()
 		default:
 			continue
 		}

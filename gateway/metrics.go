@@ -18,6 +18,7 @@ type metrics struct {
 	sessionsRevoked prometheus.Counter
 	storeErrors     *prometheus.CounterVec
 	unauthenticated *prometheus.CounterVec
+	stepUpRequired  *prometheus.CounterVec
 	forwardAuth     *prometheus.CounterVec // forwardauth.go
 }
 
@@ -52,9 +53,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "unigate_unauthenticated_requests_total",
 			Help: "Console requests answered by the gateway for lack of a complete session, by console.",
 		}, []string{"console"}),
+		stepUpRequired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "unigate_step_up_required_total",
+			Help: "Console requests turned to the step-up page (or 401 step_up_required) for a fresher or stronger proof, by console.",
+		}, []string{"console"}),
 	}
 	reg.MustRegister(m.proxyRequests, m.proxyDuration, m.loginAttempts, m.sessionsCreated,
-		m.sessionsRevoked, m.storeErrors, m.unauthenticated)
+		m.sessionsRevoked, m.storeErrors, m.unauthenticated, m.stepUpRequired)
 	m.forwardAuth = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "unigate_forward_auth_requests_total",
 		Help: "Forward-auth answers by endpoint (forward_auth, auth_request) and result (the access decision, or untrusted_proxy, unknown_host, bad_request).",
@@ -69,6 +74,7 @@ func (m *metrics) preset(consoles []*consoleSite) {
 	for _, c := range consoles {
 		m.proxyDuration.WithLabelValues(c.id)
 		m.unauthenticated.WithLabelValues(c.id)
+		m.stepUpRequired.WithLabelValues(c.id)
 	}
 	for _, method := range []string{"password", "totp", "passkey", "email_code"} {
 		for _, result := range []string{"success", "failure", "rate_limited"} {

@@ -37,6 +37,7 @@ var orgNotices = map[string]string{
 	"role_changed": "Role changed.",
 	"removed":      "Member removed.",
 	"renamed":      "The organization was renamed.",
+	"mfa_rule":     "The sign-in rule was saved.",
 }
 
 // pageMessage is the sentence of an error code given in a page's URL, or ""
@@ -105,7 +106,7 @@ func (s *Server) pageOrg(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	page := orgPage{Email: cur.sess.Email, Error: pageMessage(q.Get("error")), Notice: orgNotices[q.Get("notice")],
-		Self: cur.sess.AccountID, Org: orgView(d.Org), CanManage: d.CanManage(), IsOwner: d.Role == "owner"}
+		Self: cur.sess.AccountID, Org: s.orgViewOf(d.Org, false), CanManage: d.CanManage(), IsOwner: d.Role == "owner"}
 	page.Members, page.Invitations = orgDetailViews(d)
 	s.render(w, r, http.StatusOK, "org", page)
 }

@@ -12,9 +12,14 @@ import (
 
 // orgView is one organization as its member sees it.
 type orgView struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Role       string `json:"role"`
+	RequireMFA bool   `json:"require_mfa"` // CONTRACT §11
+	// For the pages (orgmfa.go): the rule's grace, and what this member
+	// owes it.
+	MFAGraceDays int       `json:"-"`
+	MFA          mfaNotice `json:"-"`
 }
 
 type memberView struct {
@@ -41,9 +46,13 @@ func (s *Server) orgViews(r *http.Request, accountID string) ([]orgView, error) 
 	if err != nil {
 		return nil, err
 	}
+	owes, err := s.owesSecondFactor(r, accountID, orgs)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]orgView, 0, len(orgs))
 	for _, o := range orgs {
-		out = append(out, orgView(o))
+		out = append(out, s.orgViewOf(o, owes))
 	}
 	return out, nil
 }
@@ -76,7 +85,7 @@ func (s *Server) apiCreateOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, orgView(org))
+	writeJSON(w, http.StatusCreated, s.orgViewOf(org, false))
 	return nil
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 
 	"unigate/account"
 )
@@ -47,16 +48,28 @@ func (s *Server) apiPatchProfile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins).
+// apiPatchOrg is PATCH /orgs/{id}: {"name"} renames (owners and admins);
+// {"require_mfa", "grace_days"} sets the organization's MFA rule (owners,
+// CONTRACT §11).
 func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
-		Name *string `json:"name"`
+		Name       *string `json:"name"`
+		RequireMFA *bool   `json:"require_mfa"`
+		GraceDays  *int    `json:"grace_days"`
 	}
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	cur, err := s.requireComplete(r)
 	if err != nil {
+		return err
+	}
+	// The MFA rule (owners only) before the name, and the name of a request
+	// that sets both checked before either: a refused request changes nothing.
+	if req.Name != nil && req.RequireMFA != nil && !account.ValidName(strings.TrimSpace(*req.Name)) {
+		return account.ErrInvalidName
+	}
+	if err := s.patchOrgMFA(r, cur, r.PathValue("id"), req.RequireMFA, req.GraceDays); err != nil {
 		return err
 	}
 	if req.Name != nil {

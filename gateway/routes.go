@@ -22,6 +22,9 @@ func (s *Server) routes() http.Handler {
 	// completed login may enter its return_to console (completeLogin).
 	account.HandleFunc("POST /login", s.pageLoginSubmit)
 	account.HandleFunc("GET /login/sso/{provider}", s.ssoLoginStart)
+	// Step-up (CONTRACT §11): a fresh proof for a console path, then back.
+	account.HandleFunc("GET /login/step-up", s.pageStepUp)
+	account.HandleFunc("POST /login/step-up", s.pageStepUpSubmit)
 	account.HandleFunc("GET /sso/{provider}/callback", s.ssoCallback)
 	account.HandleFunc("POST /settings/security/sso/{provider}", s.securityRedirect(needsRecentProof, s.pageSSOLink))
 	account.HandleFunc("POST /settings/security/sso/{provider}/delete", s.securityForm(needsRecentProof, s.pageSSOUnlink))
@@ -32,6 +35,7 @@ func (s *Server) routes() http.Handler {
 	account.HandleFunc("POST /orgs/{id}/members/{account_id}/role", s.pageMemberRole)
 	account.HandleFunc("POST /orgs/{id}/members/{account_id}/remove", s.pageMemberRemove)
 	account.HandleFunc("POST /orgs/{id}/name", s.pageRenameOrg)
+	account.HandleFunc("POST /orgs/{id}/mfa", s.pageOrgMFA)
 	account.HandleFunc("GET /invitations/{token}", s.pageInvitation)
 	account.HandleFunc("POST /invitations/{token}/accept", s.pageAcceptInvitation)
 	account.HandleFunc("GET /signup", s.pageSignup)
@@ -69,8 +73,9 @@ func (s *Server) routes() http.Handler {
 	api.Handle("POST /api/v1/login/reset/verify", s.api(s.needLoginInProgress("code", s.login.VerifyReset)))
 	api.Handle("POST /api/v1/login/recovery-code", s.api(s.needLoginInProgress("code", s.login.RecoveryCode)))
 	api.Handle("POST /api/v1/login/totp", s.api(s.needLoginInProgress("code", s.login.TOTP)))
-	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiPasskeyOptions))
-	api.Handle("POST /api/v1/login/passkey", s.api(s.apiPasskey))
+	// Before any identify too, for passkey autofill (autofill.go).
+	api.Handle("POST /api/v1/login/passkey/options", s.api(s.apiLoginPasskeyOptions))
+	api.Handle("POST /api/v1/login/passkey", s.api(s.apiLoginPasskey))
 	api.Handle("POST /api/v1/signup", s.api(s.apiSignup))
 	api.Handle("POST /api/v1/signup/verify", s.api(s.needLoginInProgress("code", s.login.VerifySignup)))
 	api.Handle("GET /api/v1/session", s.api(s.apiSession))
@@ -94,6 +99,8 @@ func (s *Server) routes() http.Handler {
 	api.Handle("DELETE /api/v1/orgs/{id}/members/{account_id}", s.api(s.apiDeleteMember))
 	api.Handle("POST /api/v1/invitations/{token}/accept", s.api(s.apiAcceptInvitation))
 	api.Handle("POST /api/v1/me/reauth", s.api(s.needSession(s.apiReauth)))
+	api.Handle("POST /api/v1/me/reauth/passkey/options", s.api(s.needSession(s.apiReauthPasskeyOptions)))
+	api.Handle("POST /api/v1/me/reauth/passkey", s.api(s.needSession(s.apiReauthPasskey)))
 	api.Handle("POST /api/v1/me/password", s.api(s.needRecentProof(s.apiChangePassword)))
 	api.Handle("GET /api/v1/me/mfa", s.api(s.needSession(s.apiMFA)))
 	api.Handle("POST /api/v1/me/mfa/totp", s.api(s.needEnrollment(s.apiTOTPEnroll)))

@@ -48,6 +48,10 @@ func (p *fakePasskeys) FinishDiscoverableLogin(data []byte, body io.Reader, look
 	if p.owner == "" {
 		return "", nil, 0, false, errors.New("assertion refused")
 	}
+	// The library asks for the user the assertion names, as the real one does.
+	if _, err := lookup([]byte("cred-1"), []byte(p.owner)); err != nil {
+		return "", nil, 0, false, err
+	}
 	return p.owner, []byte("cred-1"), 1, false, nil
 }
 

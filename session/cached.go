@@ -519,5 +519,10 @@ func (s *Session) clone() *Session {
 	c.Signup = slices.Clone(s.Signup)
 	c.SSO = slices.Clone(s.SSO)
 	c.Consoles = maps.Clone(s.Consoles)
+	c.Proof = slices.Clone(s.Proof)
+	if s.HoldsMFA != nil {
+		holds := *s.HoldsMFA
+		c.HoldsMFA = &holds
+	}
 	return &c
 }

@@ -873,7 +873,7 @@ func TestSessionClone(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{"Factors", "EmailCode", "Signup", "SSO", "Ceremony", "Consoles"}; !slices.Equal(refs, want) {
+	if want := []string{"Factors", "EmailCode", "Signup", "SSO", "Ceremony", "Consoles", "Proof", "HoldsMFA"}; !slices.Equal(refs, want) {
 		t.Fatalf("Session fields holding references: %v, want %v: make clone copy the new ones", refs, want)
 	}
 	s := newTestSession(time.Now(), "acct-1")
@@ -881,12 +881,19 @@ func TestSessionClone(t *testing.T) {
 	s.Consoles = map[string]ConsoleSelection{"dedibox": {AccountID: "ded-1"}}
 	s.EmailCode = []byte(`{"hash":"h"}`)
 	s.Ceremony = []byte(`{"challenge":"c"}`)
+	holds := true
+	s.Proof, s.HoldsMFA = []string{"totp"}, &holds
 	c := s.clone()
 	sameSession(t, c, s)
 	c.Factors[0] = "x"
 	c.Consoles["dedibox"] = ConsoleSelection{}
 	c.EmailCode[2] = 'X'
 	c.Ceremony[2] = 'X'
+	c.Proof[0] = "x"
+	*c.HoldsMFA = false
+	if s.Proof[0] != "totp" || !*s.HoldsMFA {
+		t.Fatalf("clone shares the proof with the original")
+	}
 	if s.Factors[0] != "password" || s.Consoles["dedibox"].AccountID != "ded-1" ||
 		string(s.EmailCode) != `{"hash":"h"}` || string(s.Ceremony) != `{"challenge":"c"}` {
 		t.Fatalf("clone shares a slice or map with the original")

@@ -86,6 +86,13 @@ type Session struct {
 	// AuthTime is the last time the user proved who they are (login or reauth);
 	// sensitive settings need it to be recent (ASVS V7.5.1).
 	AuthTime time.Time `json:"auth_time,omitzero"`
+	// Proof lists the factors of the last re-authentication (/me/reauth, the
+	// step-up page), nil until there is one: the login's Factors are then
+	// the last proof. Step-up (CONTRACT §11) and the assertion's amr read it.
+	Proof []string `json:"proof,omitempty"`
+	// HoldsMFA is whether the account held a second factor at the last
+	// re-authentication; nil before one (the login's MFA then tells).
+	HoldsMFA *bool `json:"holds_mfa,omitempty"`
 
 	IP        string `json:"ip,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
@@ -142,6 +149,10 @@ type ConsoleSelection struct {
 	OrganizationID   string `json:"organization_id,omitempty"`
 	OrganizationRole string `json:"organization_role,omitempty"`
 	Prelinked        bool   `json:"prelinked,omitempty"`
+	// MFADeadline is when the grace of the organization's MFA rule ends for
+	// this member (CONTRACT §11), recorded at entry: zero when the
+	// organization has no such rule or the member held a second factor.
+	MFADeadline time.Time `json:"mfa_deadline,omitzero"`
 }
 
 // Handoff is what a handoff code stands for. It carries the session token

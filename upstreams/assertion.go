@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,6 +168,7 @@ type assertionClaims struct {
 	OrgID            string   `json:"org_id,omitempty"`
 	Role             string   `json:"role,omitempty"`
 	AMR              []string `json:"amr,omitempty"`
+	AuthTime         int64    `json:"auth_time,omitempty"`
 	SessionID        string   `json:"sid"`
 	IssuedAt         int64    `json:"iat"`
 	Expiry           int64    `json:"exp"`
@@ -174,7 +176,9 @@ type assertionClaims struct {
 
 // Assertion returns a signed JWT for id: ES256 with kid and typ JWT; iss,
 // sub (user id), aud (console id), email, console_account_id, org_id and
-// role (when an organization is selected), amr, sid, iat, exp (iat + 5 min).
+// role (when an organization is selected), amr and auth_time (the method and
+// Unix time of the session's last proof, CONTRACT §11), sid, iat, exp
+// (iat + 5 min).
 //
 // The token is cached per identity: the hit path takes a read lock, hashes
 // and compares the identity, and allocates nothing. Near expiry one caller
@@ -217,6 +221,7 @@ func (s *Signer) signAndStore(id *Identity, key uint64, sh *assertionShard, now 
 		Email:            id.Email,
 		ConsoleAccountID: id.ConsoleAccountID,
 		AMR:              id.AMR,
+		AuthTime:         id.AuthTime,
 		SessionID:        id.SessionID,
 		IssuedAt:         iat.Unix(),
 		Expiry:           exp.Unix(),
@@ -290,6 +295,9 @@ func (s *Signer) hashIdentity(id *Identity) uint64 {
 	} else {
 		h.WriteByte(0)
 	}
+	var at [8]byte
+	binary.LittleEndian.PutUint64(at[:], uint64(id.AuthTime))
+	h.Write(at[:])
 	for _, m := range id.AMR {
 		h.WriteString(m)
 		h.WriteByte(0)

@@ -65,6 +65,7 @@ func testIdentity() *Identity {
 		Prelinked:        true,
 		SessionID:        "sess-opaque-1",
 		AMR:              []string{"pwd", "otp"},
+		AuthTime:         1_780_000_000,
 	}
 }
 
@@ -181,6 +182,7 @@ func TestAssertionClaims(t *testing.T) {
 		"org_id":             id.OrganizationID,
 		"role":               id.OrganizationRole,
 		"sid":                id.SessionID,
+		"auth_time":          float64(id.AuthTime),
 		"iat":                float64(now.Unix()),
 		"exp":                float64(now.Unix() + 300),
 	}
@@ -227,12 +229,13 @@ func TestAssertionWithoutOrganization(t *testing.T) {
 	id.OrganizationID = ""
 	id.OrganizationRole = "owner" // ignored without an organization
 	id.AMR = nil
+	id.AuthTime = 0
 	token, err := s.Assertion(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	claims, _ := verifyAssertion(t, s, token)
-	for _, name := range []string{"org_id", "role", "amr"} {
+	for _, name := range []string{"org_id", "role", "amr", "auth_time"} {
 		if v, ok := claims[name]; ok {
 			t.Errorf("claim %s = %v, want absent", name, v)
 		}
@@ -344,6 +347,8 @@ func TestAssertionDistinctIdentities(t *testing.T) {
 		"amr split":         func(id *Identity) { id.AMR = []string{"pw", "dotp"} },
 		"email case":        func(id *Identity) { id.Email = "Alice@example.test" },
 		"mfa empty vs none": func(id *Identity) { id.MFA = "" },
+		"auth time":         func(id *Identity) { id.AuthTime++ },
+		"no auth time":      func(id *Identity) { id.AuthTime = 0 },
 	}
 	seen := map[string]string{}
 	for name, mutate := range variants {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 )
 
 // Identity is what the upstream is told about the signed-in user of one
@@ -20,7 +21,11 @@ type Identity struct {
 	// SessionID is an opaque handle of the session, safe to log upstream:
 	// never the cookie value nor the store key derived from it.
 	SessionID string
-	AMR       []string // authentication methods, RFC 8176 values such as "pwd", "otp"
+	AMR       []string // authentication methods of the last proof, RFC 8176 values such as "pwd", "otp"
+	// AuthTime is the Unix time (seconds) of the session's last proof, its
+	// login or a re-authentication (CONTRACT §6, §11): X-Auth-Auth-Time and
+	// the assertion's auth_time (OpenID Connect Core §2). 0: not sent.
+	AuthTime int64
 }
 
 // Validate checks that id can be sent as headers and as an assertion:
@@ -94,6 +99,7 @@ func (id *Identity) equal(o *Identity) bool {
 		id.MFA == o.MFA &&
 		id.Prelinked == o.Prelinked &&
 		id.SessionID == o.SessionID &&
+		id.AuthTime == o.AuthTime &&
 		slices.Equal(id.AMR, o.AMR)
 }
 
@@ -109,12 +115,14 @@ const (
 	HeaderMFA              = "X-Auth-Mfa"
 	HeaderPrelinked        = "X-Auth-Prelinked"
 	HeaderSessionID        = "X-Auth-Session-Id"
+	HeaderAuthTime         = "X-Auth-Auth-Time"
 	HeaderAssertion        = "X-Auth-Assertion"
 )
 
 // SetIdentityHeaders sets the identity headers of CONTRACT §6 on h, replacing
 // any value present. The organization headers are set only when an
 // organization is selected. X-Auth-Prelinked is "true" or "false".
+// X-Auth-Auth-Time is the Unix seconds of the last proof, when known.
 //
 // It is all or nothing: if id does not Validate or the assertion holds a
 // control character, no identity header is set, so the upstream sees an
@@ -150,5 +158,10 @@ func SetIdentityHeaders(h http.Header, id *Identity, assertion string) {
 	} else {
 		delete(h, HeaderOrganizationID)
 		delete(h, HeaderOrganizationRole)
+	}
+	if id.AuthTime > 0 {
+		h[HeaderAuthTime] = []string{strconv.FormatInt(id.AuthTime, 10)}
+	} else {
+		delete(h, HeaderAuthTime)
 	}
 }

@@ -22,7 +22,9 @@ func TestSetIdentityHeaders(t *testing.T) {
 			HeaderPrelinked:        "true",
 			HeaderSessionID:        "sess-opaque-1",
 			HeaderAssertion:        "a.b.c",
+			HeaderAuthTime:         "1780000000",
 		}},
+		{"no proof time", func(id *Identity) { id.AuthTime = 0 }, map[string]string{HeaderAuthTime: ""}},
 		{"no organization", func(id *Identity) { id.OrganizationID = "" }, map[string]string{
 			HeaderOrganizationID:   "",
 			HeaderOrganizationRole: "",
@@ -42,6 +44,7 @@ func TestSetIdentityHeaders(t *testing.T) {
 				HeaderUserID:           {"spoofed", "twice"},
 				HeaderOrganizationID:   {"spoofed-org"},
 				HeaderOrganizationRole: {"owner"},
+				HeaderAuthTime:         {"1"},
 			}
 			SetIdentityHeaders(h, id, "a.b.c")
 			for name, want := range tc.want {
@@ -59,6 +62,9 @@ func TestSetIdentityHeaders(t *testing.T) {
 			// The wire spelling of the contract is case-insensitive.
 			if h.Get("X-Auth-MFA") == "" {
 				t.Error("X-Auth-MFA not found by Get")
+			}
+			if id.AuthTime != 0 && h.Get("x-auth-auth-time") == "" {
+				t.Error("X-Auth-Auth-Time not found by Get")
 			}
 		})
 	}

@@ -210,6 +210,7 @@ func TestProxyForwardsWithIdentity(t *testing.T) {
 		"X-Auth-Mfa":                "totp",
 		"X-Auth-Prelinked":          "true",
 		"X-Auth-Session-Id":         id.SessionID,
+		"X-Auth-Auth-Time":          "1780000000",
 	}
 	for name, vv := range got.Header {
 		if !isAuthHeaderName(name) {

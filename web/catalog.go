@@ -180,6 +180,24 @@ var catalog = map[string]text{
 	"security.totp_on":         {"An authenticator app is set up.", "Une application d'authentification est configurée."},
 	"security.totp_remove":     {"Remove the authenticator app", "Retirer l'application d'authentification"},
 	"security.totp_setup":      {"Set up an authenticator app", "Configurer une application d'authentification"},
+
+	// The step-up page (CONTRACT §11).
+	"stepup.title":    {"Confirm it is you", "Confirmez votre identité"},
+	"stepup.intro":    {"The page you asked for needs a recent confirmation that it is you.", "La page demandée nécessite une confirmation récente de votre identité."},
+	"stepup.intro_to": {"The page of %s you asked for needs a recent confirmation that it is you.", "La page de %s demandée nécessite une confirmation récente de votre identité."},
+	"stepup.passkey":  {"Confirm with a passkey", "Confirmer avec une clé d'accès"},
+	"stepup.none":     {"None of the ways this page accepts is set up on your account. Add one in your security settings.", "Aucune des méthodes acceptées par cette page n'est configurée sur votre compte. Ajoutez-en une dans vos paramètres de sécurité."},
+	"stepup.cancel":   {"Back to the consoles", "Retour aux consoles"},
+
+	// An organization's MFA rule (CONTRACT §11).
+	"org.mfa":           {"Sign-in rule", "Règle de connexion"},
+	"org.mfa_on":        {"Members must have a second factor to enter a console with this organization.", "Les membres doivent avoir un second facteur pour entrer dans une console avec cette organisation."},
+	"org.mfa_off":       {"Members may enter a console with this organization without a second factor.", "Les membres peuvent entrer dans une console avec cette organisation sans second facteur."},
+	"org.mfa_require":   {"Require a second factor of every member", "Exiger un second facteur de chaque membre"},
+	"org.mfa_grace":     {"Days a member without one may still enter (0 to 30)", "Jours pendant lesquels un membre qui n'en a pas peut encore entrer (0 à 30)"},
+	"org.mfa_save":      {"Save the rule", "Enregistrer la règle"},
+	"consoles.mfa_left": {"%s requires a second factor. Days left to set one up: %d.", "%s exige un second facteur. Jours restants pour en configurer un\u00a0: %d."},
+	"consoles.mfa_over": {"%s requires a second factor: set one up to enter a console with it.", "%s exige un second facteur\u00a0: configurez-en un pour entrer dans une console avec cette organisation."},
 }
 
 // catalogText is key's text in locale (English for an unknown locale).

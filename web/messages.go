@@ -133,6 +133,13 @@ var messagesFR = map[string]string{
 	"The request path is not in canonical form.":     "Le chemin de la requête n'est pas sous sa forme canonique.",
 	"The Host header is not valid.":                  "L'en-tête Host n'est pas valide.",
 	"This host is not served here.":                  "Cet hôte n'est pas servi ici.",
+
+	// Step-up and organizations' MFA rule (CONTRACT §11).
+	"This page needs a recent confirmation that it is you.":                                                           "Cette page demande une confirmation récente de votre identité.",
+	"This page needs another way of confirming it is you.":                                                            "Cette page demande une autre façon de confirmer votre identité.",
+	"Your organization requires a second factor: set up an authenticator app or a passkey in your security settings.": "Votre organisation exige un second facteur\u00a0: configurez une application d'authentification ou une clé d'accès dans vos paramètres de sécurité.",
+	"Give require_mfa, and a grace of 0 to 30 days.":                                                                  "Indiquez require_mfa, et un délai de 0 à 30 jours.",
+	"The sign-in rule was saved.":                                                                                     "La règle de connexion a été enregistrée.",
 }
 
 // numbered are the messages with %d, as patterns: the number is kept.

@@ -104,7 +104,8 @@ func samples() []sample {
 		{"consoles", map[string]any{
 			"Email": "alice@example.com", "Active": "dedibox", "ChooseFor": "dedibox", "ReturnTo": "/consoles",
 			"Error": "You hold several accounts in this console: choose one.",
-			"Orgs":  []map[string]any{{"ID": "o1", "Name": "Acme", "Role": "owner"}, {"ID": "o2", "Name": "Umbrella", "Role": "member"}},
+			"Orgs": []map[string]any{{"ID": "o1", "Name": "Acme", "Role": "owner", "MFA": map[string]any{"Owed": true, "DaysLeft": 3}},
+				{"ID": "o2", "Name": "Umbrella", "Role": "member", "MFA": map[string]any{"Owed": true, "DaysLeft": 0}}},
 			"Consoles": []map[string]any{
 				{"ID": "dedibox", "Name": "Dedibox", "Accounts": []map[string]any{{"ID": "d1"}, {"ID": "d2"}}},
 				{"ID": "scaleway", "Name": "Scaleway", "Accounts": []map[string]any{{"ID": "s1"}}},
@@ -116,7 +117,7 @@ func samples() []sample {
 		{"orgs", map[string]any{"Email": "alice@example.com"}},
 		{"org", map[string]any{
 			"Email": "alice@example.com", "Error": "No such member.", "Notice": "Invitation sent.",
-			"Org": map[string]any{"ID": "o1", "Name": "Acme", "Role": "owner"}, "CanManage": true, "IsOwner": true, "Self": "a1",
+			"Org": map[string]any{"ID": "o1", "Name": "Acme", "Role": "owner", "RequireMFA": true, "MFAGraceDays": 7}, "CanManage": true, "IsOwner": true, "Self": "a1",
 			"Members": []map[string]any{
 				{"AccountID": "a1", "Email": "alice@example.com", "Role": "owner"},
 				{"AccountID": "a2", "Email": "bob@example.com", "Role": "member"},
@@ -130,6 +131,10 @@ func samples() []sample {
 			"Unlinked": []string{"microsoft", "github"}}},
 		{"security", map[string]any{"Email": "alice@example.com", "Recent": true, "TOTP": totp}},
 		{"security", map[string]any{"Email": "alice@example.com", "Recent": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "Console": "Dedibox", "ReturnTo": "http://console.test/billing/",
+			"Error": "This page needs another way of confirming it is you.", "Passkey": true, "TOTP": true, "Password": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "ReturnTo": "/consoles", "Password": true}},
+		{"stepup", map[string]any{"Email": "alice@example.com", "ReturnTo": "/consoles"}},
 		{"settings", map[string]any{
 			"Email": "alice@example.com", "Error": "The email or password is incorrect.", "Notice": "The session was signed out.",
 			"Recent": false, "MinLen": 12, "Locale": "fr",

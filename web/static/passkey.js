@@ -1,5 +1,5 @@
 // Passkeys need the WebAuthn browser API: this is the only script of the
-// portal. A button with data-passkey="login" or "register" asks the server
+// portal. A button with data-passkey="login", "reauth" or "register" asks the server
 // for options, lets the browser talk to the authenticator, and posts the
 // answer back. Everything else on the pages works without JavaScript.
 "use strict";
@@ -81,7 +81,9 @@
     }).then(function (cred) {
       return post(finish, serialize(cred));
     }).then(function (res) {
-      if (res.status !== 200 && res.status !== 201) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
+      // 204: a re-authentication (the step-up page) is recorded; reloading
+      // the page sends the browser back to where it was going.
+      if (res.status !== 200 && res.status !== 201 && res.status !== 204) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
       var b = res.body;
       if (b.next === "done") { window.location.assign(b.redirect || "/consoles"); return; }
       if (b.next) { window.location.assign("/login"); return; }
@@ -91,6 +93,36 @@
       showError(e && e.name === "NotAllowedError" ? text("cancelled", "The passkey request was cancelled or timed out.") : (e.message || String(e)));
     });
   }
+  // Passkey autofill: where the browser can offer passkeys among the email
+  // field's suggestions (conditional mediation), a challenge is asked for
+  // as the page loads and waits for the user to pick one; elsewhere, and on
+  // any failure, the page works as before (the email, then the button).
+  function autofill() {
+    var field = document.querySelector("input[data-passkey-autofill]");
+    if (!field || !window.PublicKeyCredential || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return;
+    var base = field.getAttribute("data-passkey-autofill");
+    var returnTo = field.form && field.form.querySelector('input[name="return_to"]');
+    PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+      if (!available) return;
+      return post(base + "/options", { autofill: true, return_to: returnTo ? returnTo.value : "" }).then(function (res) {
+        if (res.status !== 200) return;
+        var options = prepare(res.body);
+        options.mediation = "conditional";
+        return navigator.credentials.get(options).then(function (cred) {
+          return post(base, serialize(cred));
+        }).then(function (res) {
+          if (res.status !== 200) throw new Error(serverMessage(res.body, "not-accepted", "The passkey was not accepted."));
+          window.location.assign(res.body.next === "done" ? (res.body.redirect || "/consoles") : "/login");
+        });
+      });
+    }).catch(function (e) {
+      // Typing an email instead ends the wait (AbortError): nothing to say.
+      if (e && (e.name === "AbortError" || e.name === "NotAllowedError")) return;
+      showError(e.message || String(e));
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", autofill);
+  else autofill();
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest && ev.target.closest("[data-passkey]");
     if (!b) return;
