@@ -54,9 +54,10 @@ func (s *Server) newLogin() *login.Machine {
 		Clock:    s.now,
 		CodeKey:  s.codeKey,
 		Recovery: s.accounts,
-		// Derived from the session key like the email codes' key, but for
-		// good: a rotated session key makes the stored sets useless.
-		RecoveryKey: deriveKey(s.cfg.SessionKey(), "unigate recovery code v1"),
+		// Derived from the session key like the email codes' key; the sets
+		// made under a rotated-out one keep working through its key.
+		RecoveryKey:          deriveKey(s.cfg.SessionKey(), recoveryKeyInfo),
+		PreviousRecoveryKeys: previousRecoveryKeys(s.cfg.PreviousSessionKeys()),
 	})
 }
 
@@ -336,3 +337,15 @@ func (s *Server) startReset(r *http.Request) error {
 
 // resetSentNotice is what the page says once a reset was asked for.
 const resetSentNotice = "If this address has an account, a reset code is on its way. Your second factor will still be asked for."
+
+// recoveryKeyInfo names the key of the recovery codes' hashes (HKDF info).
+const recoveryKeyInfo = "unigate recovery code v1"
+
+// previousRecoveryKeys are the recovery-code keys of rotated-out session keys.
+func previousRecoveryKeys(sessionKeys [][]byte) [][]byte {
+	out := make([][]byte, 0, len(sessionKeys))
+	for _, k := range sessionKeys {
+		out = append(out, deriveKey(k, recoveryKeyInfo))
+	}
+	return out
+}

@@ -157,10 +157,13 @@ type Deps struct {
 	Clock    func() time.Time
 	// CodeKey keys the HMAC of email codes.
 	CodeKey []byte
-	// Recovery keeps the recovery codes; RecoveryKey keys their hashes and
-	// must outlive them (a new key makes every stored set useless).
-	Recovery    RecoveryCodes
-	RecoveryKey []byte
+	// Recovery keeps the recovery codes; RecoveryKey keys the hashes of new
+	// sets, and a code is also checked under PreviousRecoveryKeys (those of
+	// rotated-out session keys, CONTRACT §12), so that a rotation leaves the
+	// sets handed out before it working.
+	Recovery             RecoveryCodes
+	RecoveryKey          []byte
+	PreviousRecoveryKeys [][]byte
 }
 
 // Machine runs the login steps. It is safe for concurrent use.
@@ -178,9 +181,11 @@ type Machine struct {
 	now      func() time.Time
 	codeKey  []byte
 	lockout  *Lockout
-	// recovery keeps the recovery codes, hashed under recoveryKey.
-	recovery    RecoveryCodes
-	recoveryKey []byte
+	// recovery keeps the recovery codes, hashed under recoveryKey (or, for
+	// sets older than a key rotation, one of previousRecoveryKeys).
+	recovery             RecoveryCodes
+	recoveryKey          []byte
+	previousRecoveryKeys [][]byte
 }
 
 // New builds a Machine.
@@ -195,6 +200,7 @@ func New(d Deps) *Machine {
 		cfg: d.Config, accounts: d.Accounts, factors: d.Factors, signups: d.Signups, hasher: d.Hasher,
 		sealer: d.Sealer, passkeys: d.Passkeys, sessions: d.Sessions, mailer: d.Mailer, events: d.Events,
 		now: d.Clock, codeKey: d.CodeKey, recovery: d.Recovery, recoveryKey: d.RecoveryKey,
+		previousRecoveryKeys: d.PreviousRecoveryKeys,
 	}
 	m.lockout = &Lockout{cfg: d.Config, counters: d.Counters, events: d.Events, locked: m.noticeLocked}
 	return m

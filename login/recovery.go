@@ -59,9 +59,16 @@ func (m *Machine) RecoveryCode(ctx context.Context, l *Login, rawCode string) (*
 	}
 	used := false
 	if code, perr := mfa.ParseRecoveryCode(rawCode); perr == nil {
-		hash := mfa.HashRecoveryCode(m.recoveryKey, sess.AccountID, code)
-		if used, err = m.recovery.UseRecoveryCode(ctx, sess.AccountID, hash, m.now()); err != nil {
-			return nil, internal(err)
+		// The current key first, then those of rotated-out session keys: a
+		// set stays under the key it was made with until it is replaced.
+		for _, key := range append([][]byte{m.recoveryKey}, m.previousRecoveryKeys...) {
+			hash := mfa.HashRecoveryCode(key, sess.AccountID, code)
+			if used, err = m.recovery.UseRecoveryCode(ctx, sess.AccountID, hash, m.now()); err != nil {
+				return nil, internal(err)
+			}
+			if used {
+				break
+			}
 		}
 	}
 	if !used {

@@ -294,3 +294,31 @@ func TestResetWithARecoveryCode(t *testing.T) {
 
 // fmtData is a mail's data as text, to look for secrets in it.
 func fmtData(d any) string { return strings.ToLower(fmt.Sprintf("%+v", d)) }
+
+// A session-key rotation leaves the sets handed out before it working: a
+// code is checked under the keys of the rotated-out session keys too, and a
+// new set is made under the current key (CONTRACT §12 "Key rotation").
+func TestRecoveryCodeAfterKeyRotation(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		previous [][]byte
+		want     error
+	}{
+		{"the old key kept as a previous one", [][]byte{[]byte(strings.Repeat("r", 32))}, nil},
+		{"the old key dropped", nil, ErrInvalidCode},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			a := f.account("alice@example.com", "correct horse battery")
+			f.withTOTP(a)
+			codes := f.withRecoveryCodes(a) // under the fixture's key, "rrr…"
+			f.m.recoveryKey = []byte(strings.Repeat("n", 32))
+			f.m.previousRecoveryKeys = tc.previous
+			l := f.atMFA(a)
+			_, err := f.m.RecoveryCode(f.ctx, l, codes[0])
+			if !errors.Is(err, tc.want) && !(tc.want == nil && err == nil) {
+				t.Fatalf("a code of the set made before the rotation: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
