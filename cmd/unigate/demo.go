@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"unigate/accounts"
 	"unigate/config"
@@ -116,8 +117,12 @@ func demoConfig(dir, listen, port, dediboxURL, scalewayURL string) (*config.Conf
 		Mail:  config.Mail{Transport: "file", Dir: filepath.Join(dir, "mail"), From: "Accounts <no-reply@account.localhost>"},
 		Login: config.Login{LegacyLoginCutoff: "2025-10-28"},
 		Consoles: []config.Console{
+			// Billing asks for a fresh proof (CONTRACT §11): open
+			// http://dedibox.localhost:PORT/billing/ more than 10 minutes
+			// after signing in to see the step-up page.
 			{ID: "dedibox", Name: "Dedibox", Hosts: []string{"dedibox.localhost"}, Upstream: dediboxURL,
-				PublicPaths: []string{"/api/"}},
+				PublicPaths: []string{"/api/"},
+				StepUp:      []config.StepUp{{PathPrefix: "/billing/", MaxAge: 10 * time.Minute}}},
 			{ID: "scaleway", Name: "Scaleway", Hosts: []string{"scaleway.localhost"}, Upstream: scalewayURL,
 				PublicPaths: []string{"/api/"}},
 		},
