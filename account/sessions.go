@@ -18,6 +18,7 @@ type SessionItem struct {
 	ID                    string
 	CreatedAt, LastSeenAt time.Time
 	IP, UserAgent         string
+	Device                string // the browser and system the User-Agent names (session.DeviceOf)
 	Current               bool
 }
 
@@ -36,7 +37,7 @@ func (s *Security) Sessions(ctx context.Context, c Caller) ([]SessionItem, error
 			continue
 		}
 		items = append(items, SessionItem{ID: o.Handle, CreatedAt: o.CreatedAt.UTC(), LastSeenAt: o.LastSeenAt.UTC(),
-			IP: o.IP, UserAgent: o.UserAgent, Current: o.Handle == c.Handle})
+			IP: o.IP, UserAgent: o.UserAgent, Device: session.DeviceOf(o.UserAgent), Current: o.Handle == c.Handle})
 	}
 	return items, nil
 }

@@ -36,6 +36,7 @@ type sessionListItem struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 	IP         string    `json:"ip"`
 	UserAgent  string    `json:"user_agent"`
+	Device     string    `json:"device"` // "Firefox on Windows" (CONTRACT §10)
 	Current    bool      `json:"current"`
 }
 

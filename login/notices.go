@@ -7,6 +7,7 @@ import (
 
 	"unigate/accounts"
 	"unigate/mail"
+	"unigate/session"
 )
 
 // The security notices the machine sends (CONTRACT §10): what happened,
@@ -15,13 +16,10 @@ import (
 
 // noticeData is what a notice says of the request behind it.
 func (m *Machine) noticeData(client netip.Addr, userAgent string) mail.NoticeData {
-	if len(userAgent) > 120 {
-		userAgent = userAgent[:120]
-	}
 	return mail.NoticeData{
 		At:        m.now().UTC().Format("2006-01-02 15:04 UTC"),
 		IP:        client.String(),
-		Device:    userAgent,
+		Device:    session.DeviceOf(userAgent),
 		SignInURL: m.cfg.PortalLoginURL,
 	}
 }
