@@ -215,7 +215,19 @@ func originalRequest(r *http.Request, endpoint string) (*http.Request, error) {
 		return nil, errForwardedRequest
 	}
 	var host, uri string
-	if raw := h.Get("X-Original-URL"); endpoint == endpointAuthRequest && raw != "" {
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/forward-auth/"); ok && endpoint == endpointForwardAuth {
+		// Envoy's ext_authz: the original request is this request, its path
+		// after the prefix, its Host and its method. Headers a client could
+		// have sent (X-Forwarded-Uri, -Host) are not read here: a request to
+		// /billing/ that named "/" in them would be judged as "/".
+		host, uri, method = r.Host, "/"+rest, r.Method
+		if r.URL.RawQuery != "" {
+			uri += "?" + r.URL.RawQuery
+		}
+		if !validMethod(method) {
+			return nil, errForwardedRequest
+		}
+	} else if raw := h.Get("X-Original-URL"); endpoint == endpointAuthRequest && raw != "" {
 		// An absolute URL: RequestPath reads its path as it was written.
 		uri, _, _ = strings.Cut(raw, "#")
 		u, err := url.ParseRequestURI(uri)
@@ -228,10 +240,9 @@ func originalRequest(r *http.Request, endpoint string) (*http.Request, error) {
 		if i := strings.IndexByte(host, ','); i >= 0 {
 			host = strings.TrimSpace(host[:i]) // the first proxy's view
 		}
-		if uri == "" {
-			uri = "/"
-		}
-		if !strings.HasPrefix(uri, "/") {
+		// No path named is no request described: judging it as "/" would
+		// let a public "/" (or a path without step-up) stand for every path.
+		if uri == "" || !strings.HasPrefix(uri, "/") {
 			return nil, errForwardedRequest
 		}
 	}

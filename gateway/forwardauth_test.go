@@ -24,6 +24,10 @@ func forwardAuthAsk(h *harness, peer, path string, kv ...string) *httptest.Respo
 	req := httptest.NewRequest("GET", "http://127.0.0.1:9091"+path, nil)
 	req.RemoteAddr = peer
 	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i] == "Host" {
+			req.Host = kv[i+1] // Envoy's check request carries the original Host
+			continue
+		}
 		req.Header.Set(kv[i], kv[i+1]) // a later pair replaces an earlier one
 	}
 	rec := httptest.NewRecorder()
@@ -118,6 +122,20 @@ func TestForwardAuthAnswers(t *testing.T) {
 		{name: "a method that is no token", peer: trusted, path: "/forward-auth",
 			headers: append(forwarded(dedibox, "/"), "X-Forwarded-Method", "GET /x"), wantStatus: 400, wantCode: "invalid_forwarded_request"},
 		{name: "another path of the listener", peer: trusted, path: "/servers", wantStatus: 404, wantCode: "not_found"},
+		// A forwarded set without its path describes no request: it is not
+		// judged as "/" (a public "/", or one without step-up, would stand
+		// for every path).
+		{name: "no forwarded path", peer: trusted, path: "/forward-auth",
+			headers:    []string{"X-Forwarded-Host", dedibox, "Cookie", cookie},
+			wantStatus: 400, wantCode: "invalid_forwarded_request"},
+		// Envoy: the original path is the one after /forward-auth/, the host
+		// the request's own; a client's X-Forwarded-Uri naming a public path
+		// changes nothing.
+		{name: "envoy: session on the path after the prefix", peer: trusted, path: "/forward-auth/servers",
+			headers: []string{"Host", dedibox, "Cookie", cookie}, wantStatus: 200, wantIdent: true},
+		{name: "envoy: a spoofed public X-Forwarded-Uri is not read", peer: trusted, path: "/forward-auth/servers",
+			headers:    []string{"Host", dedibox, "X-Forwarded-Host", dedibox, "X-Forwarded-Uri", "/api/v1/ping"},
+			wantStatus: 401, wantCode: "unauthenticated"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

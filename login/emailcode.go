@@ -197,7 +197,11 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 		}
 		return refuse()
 	}
-	sess.EmailCode = nil // single use
+	// Single use, stored before a later step can refuse (see VerifyReset).
+	sess.EmailCode = nil
+	if err := m.sessions.Save(ctx, sess); err != nil {
+		return nil, err
+	}
 	att.Succeeded(ctx)
 	m.events.Attempt("email_code", "success")
 	sess.AccountID = acct.ID

@@ -149,7 +149,13 @@ func (m *Machine) VerifyReset(ctx context.Context, l *Login, rawCode string) (*R
 		}
 		return refuse()
 	}
-	sess.EmailCode = nil // single use
+	// Single use, in the store before anything else can fail: a step after
+	// this one that refuses (a disabled account, a store error) must not
+	// leave the code usable again.
+	sess.EmailCode = nil
+	if err := m.sessions.Save(ctx, sess); err != nil {
+		return nil, err
+	}
 	att.Succeeded(ctx)
 	m.events.Attempt("reset_code", "success")
 	m.events.Audit(ctx, l.Client, "password_reset.verified", acct.ID, nil)

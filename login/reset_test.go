@@ -219,3 +219,29 @@ func TestResetCodesCountAsFailures(t *testing.T) {
 	_, err := f.m.Password(f.ctx, f.identify("alice@example.com"), "correct horse battery")
 	wantRateLimited(t, err)
 }
+
+// A reset code is spent in the store before the steps after it can refuse:
+// refused for a disabled account, it does not work again on the next
+// request (the edge loads the login from the store) once the account is
+// enabled.
+func TestResetCodeSpentWhenTheNextStepRefuses(t *testing.T) {
+	f := newFixture(t)
+	a := f.account("alice@example.com", "correct horse battery")
+	l := f.identify("alice@example.com")
+	code := f.resetCode(l)
+	if err := f.accounts.SetDisabled(f.ctx, a.ID, f.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.m.VerifyReset(f.ctx, l, code)
+	wantErr(t, err, ErrAccountDisabled)
+	if err := f.accounts.SetDisabled(f.ctx, a.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.sessions.Get(f.ctx, l.Session.Handle, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Next, stored.Factors = session.StepFirstFactor, nil
+	_, err = f.m.VerifyReset(f.ctx, &Login{Session: stored, Client: f.client}, code)
+	wantErr(t, err, ErrInvalidCode)
+}
