@@ -57,11 +57,12 @@ start bareproxy "$bin/bareproxy" -listen "127.0.0.1:$BARE_PORT" -upstream "$UPST
 wait_ready bareproxy "$last_pid" "http://127.0.0.1:$BARE_PORT/" || die "the bare proxy did not start"
 "$bin/unigate" keys generate --dir "$tmp/keys" >/dev/null 2>&1 || die "unigate keys generate failed"
 
-# gateway NAME PORT METRICS_PORT LOCAL_CACHE [LOG_LEVEL]: config, account,
-# serve, login, handoff; sets cookie[NAME], port[NAME] and pid[NAME].
+# gateway NAME PORT METRICS_PORT LOCAL_CACHE [LOG_LEVEL] [TRACKING_CACHE]:
+# config, account, serve, login, handoff; sets cookie[NAME], port[NAME] and
+# pid[NAME].
 declare -A cookie port pid
 gateway() {
-	local name=$1 gport=$2 mport=$3 cache=$4 level=${5:-$LOG_LEVEL} dir=$tmp/$1 code body redirect jar
+	local name=$1 gport=$2 mport=$3 cache=$4 level=${5:-$LOG_LEVEL} tracking=${6:-false} dir=$tmp/$1 code body redirect jar
 	local account="account.localhost:$gport" console="console.localhost:$gport"
 	mkdir -p "$dir"
 	jar=$dir/cookies.txt
@@ -76,6 +77,7 @@ gateway() {
 		session:
 		  store: redis
 		  local_cache: $cache
+		  tracking_cache: $tracking
 		  redis:
 		    url: "$REDIS_URL"
 		    key_prefix: "bench-$name-$$:"
@@ -113,5 +115,5 @@ gateway() {
 	cookie[$name]=$(awk '$1 ~ /(^|#HttpOnly_)console\.localhost$/ && $6 ~ /unigate_session$/ { print $6 "=" $7 }' "$jar")
 	[ -n "${cookie[$name]}" ] || die "$name: no console cookie"
 	port[$name]=$gport
-	say "$name (local_cache $cache, log level $level) on 127.0.0.1:$gport, logged in"
+	say "$name (local_cache $cache, tracking_cache $tracking, log level $level) on 127.0.0.1:$gport, logged in"
 }

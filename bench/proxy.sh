@@ -2,8 +2,9 @@
 # unigate proxy ratios, all measured in one run: the same closed-loop load,
 # alternated target by target, against
 #   B   a bare httputil.ReverseProxy (bench/bareproxy),
-#   G0  unigate in its default configuration (no session.local_cache: the
-#       CLIENT TRACKING cache of package session),
+#   G0  unigate in its default configuration (every request asks Redis),
+#   Gt  unigate with session.tracking_cache: true (the CLIENT TRACKING
+#       cache of package session),
 #   Gc  unigate with session.local_cache: 250ms (the pub/sub cache),
 # all three in front of the same bench upstream, at each connection count of
 # CONNS, REPS times in rotated order; then each ratio G/B of the same
@@ -14,8 +15,8 @@
 # Environment (all optional):
 #   CONNS="8 64"  REPS=3  DURATION=5s  WARMUP=1s  MAX_REQUESTS=2000000
 #   REDIS_URL=redis://127.0.0.1:6379/0   LOG_LEVEL=info   KEEP_TMP=1
-#   BASE_PORT=18100 (uses BASE_PORT..BASE_PORT+7)
-#   TARGETS="B G0 Gc"   add Gq: the default configuration with log.level warn
+#   BASE_PORT=18100 (uses BASE_PORT..BASE_PORT+9)
+#   TARGETS="B G0 Gt Gc"   add Gq: the default configuration with log.level warn
 #                       (no access log), to read the access log's cost
 set -euo pipefail
 
@@ -29,7 +30,7 @@ WARMUP=${WARMUP:-1s}
 MAX_REQUESTS=${MAX_REQUESTS:-2000000}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 LOG_LEVEL=${LOG_LEVEL:-info}
-TARGETS=${TARGETS:-B G0 Gc}
+TARGETS=${TARGETS:-B G0 Gt Gc}
 BASE_PORT=${BASE_PORT:-18100}
 UPSTREAM_PORT=$BASE_PORT
 BARE_PORT=$((BASE_PORT + 1))
@@ -39,6 +40,7 @@ BARE_PORT=$((BASE_PORT + 1))
 
 gateway G0 $((BASE_PORT + 2)) $((BASE_PORT + 3)) 0s
 gateway Gc $((BASE_PORT + 4)) $((BASE_PORT + 5)) 250ms
+[[ " $TARGETS " == *" Gt "* ]] && gateway Gt $((BASE_PORT + 8)) $((BASE_PORT + 9)) 0s "$LOG_LEVEL" true
 [[ " $TARGETS " == *" Gq "* ]] && gateway Gq $((BASE_PORT + 6)) $((BASE_PORT + 7)) 0s warn
 
 # load TARGET CONNS: one bounded run; prints the loadgen line.
@@ -85,7 +87,7 @@ ratio_row() {
 {
 	echo
 	echo "unigate proxy ratios — $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores shared by load generator, servers and Redis"
-	echo "closed loop, $WARMUP warm-up + $DURATION per load, targets alternated; B = bare proxy, G0 = unigate default, Gc = unigate local_cache 250ms, Gq = G0 without access log"
+	echo "closed loop, $WARMUP warm-up + $DURATION per load, targets alternated; B = bare proxy, G0 = unigate default, Gt = unigate tracking_cache, Gc = unigate local_cache 250ms, Gq = G0 without access log"
 	for c in $CONNS; do
 		b=""
 		for ((r = 0; r < REPS; r++)); do b+="${rps[B,$c,$r]} "; done

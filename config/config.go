@@ -94,6 +94,14 @@ type Session struct {
 	// replica at once through Redis pub/sub). 0 (the default) asks Redis on
 	// every request. At most 5s. Only with store: redis.
 	LocalCache time.Duration `yaml:"local_cache"`
+	// TrackingCache, with local_cache 0, caches sessions per replica and
+	// lets Redis invalidate them (CLIENT TRACKING): no Redis round trip for
+	// a warm session. Off by default: a revocation reaches the other
+	// replicas with Redis's invalidation message, and a message delayed on
+	// the network (a lost TCP segment) lets a replica serve the revoked
+	// session until it arrives (bounded by the tracking connection's ping,
+	// about 2 s). Not used on a Cluster nor over TLS. Only with store: redis.
+	TrackingCache bool `yaml:"tracking_cache"`
 }
 
 // Redis is reached through go-redis's UniversalClient: exactly one of URL

@@ -123,6 +123,9 @@ func (c *Config) checkSession(ps *Problems) {
 	if s.LocalCache < 0 || s.LocalCache > 5*time.Second {
 		ps.add("session.local_cache", "must be between 0s (off) and 5s, got %s", s.LocalCache)
 	}
+	if s.TrackingCache && s.LocalCache > 0 {
+		ps.add("session.tracking_cache", "is the cache used with local_cache 0s: set one of them, not both")
+	}
 	if s.HandoffTTL <= 0 || s.HandoffTTL > maxHandoffTTL {
 		ps.add("session.handoff_ttl", "must be more than 0 and at most 60s, got %s", s.HandoffTTL)
 	}

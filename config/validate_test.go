@@ -202,6 +202,8 @@ func TestValidateProblems(t *testing.T) {
 			`config: session.handoff_ttl: must be more than 0 and at most 60s, got 1m1s`},
 		{"handoff negative", func(c *Config) { c.Session.HandoffTTL = -time.Second },
 			`config: session.handoff_ttl: must be more than 0 and at most 60s, got -1s`},
+		{"two caches", func(c *Config) { c.Session.TrackingCache, c.Session.LocalCache = true, time.Second },
+			`config: session.tracking_cache: is the cache used with local_cache 0s: set one of them, not both`},
 
 		// Accounts.
 		{"driver missing", func(c *Config) { c.Accounts.Driver = "" },

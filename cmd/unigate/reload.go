@@ -286,6 +286,7 @@ func restartOnly(old, cur *config.Config) []string {
 	check("session.store", old.Session.Store, cur.Session.Store)
 	check("session.redis", old.Session.Redis, cur.Session.Redis)
 	check("session.local_cache", old.Session.LocalCache, cur.Session.LocalCache)
+	check("session.tracking_cache", old.Session.TrackingCache, cur.Session.TrackingCache)
 	check("accounts", old.Accounts, cur.Accounts)
 	return keys
 }

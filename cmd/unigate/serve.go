@@ -213,10 +213,16 @@ func openSessionStore(cfg *config.Config, logger *slog.Logger) (session.Store, f
 		return nil, nil, fmt.Errorf("session store: %w", err)
 	}
 	store := session.NewRedisStore(client, session.RedisOptions{KeyPrefix: r.KeyPrefix})
+	if cfg.Session.LocalCache <= 0 && !cfg.Session.TrackingCache {
+		// The default: every request asks Redis, so a revocation holds on
+		// its next request on every replica.
+		return store, func() { client.Close() }, nil
+	}
 	if cfg.Session.LocalCache <= 0 {
 		// Sessions cached per replica and invalidated by Redis itself (CLIENT
-		// TRACKING): revocation as strict as without a cache. Cluster or TLS:
-		// every Get goes to Redis.
+		// TRACKING), opted into with session.tracking_cache (see its doc for
+		// the window a delayed invalidation leaves). Cluster or TLS: every
+		// Get goes to Redis.
 		tracked, err := session.NewTrackingStore(store, client, session.TrackingOptions{Logger: logger})
 		if err != nil {
 			return store, func() { client.Close() }, nil
