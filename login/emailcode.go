@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"unigate/accounts"
 	"unigate/mail"
 	"unigate/mfa"
 	"unigate/session"
@@ -151,14 +152,32 @@ func (m *Machine) codeMinutes() int { return max(1, int(m.cfg.EmailCodeTTL.Minut
 
 // VerifyEmailCode is POST /login/email-code/verify.
 func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string) (*Result, error) {
+	// The mailbox is a flagged account's only way in: a stranger's guesses
+	// must not close it (issue 16 finding 7). The code itself bounds them:
+	// five tries, and the hourly budgets of mailed codes.
+	acct, err := m.checkMailedCode(ctx, l, "email_code", emailCodeBinding, emailCodeAllowed, rawCode)
+	if err != nil {
+		return nil, err
+	}
+	l.Session.Factors = append(l.Session.Factors, "email_code")
+	return m.advance(ctx, l, acct)
+}
+
+// checkMailedCode checks a code mailed to the login's address (a sign-in
+// code or a reset code, told apart by binding) and spends it. It is a
+// recovery for the lockout: the consecutive-failure lock does not refuse
+// it, every other counter does; five wrong tries kill the code, counted
+// atomically across parallel guesses. allowed says whether the account may
+// use this code at all. On success the code is gone from the store (before
+// a later step can refuse: a disabled account, a store error) and the
+// login names the account.
+func (m *Machine) checkMailedCode(ctx context.Context, l *Login, method string, binding func(*session.Session) string,
+	allowed func(*accounts.Account) bool, rawCode string) (*accounts.Account, error) {
 	if err := inProgress(l, session.StepFirstFactor); err != nil {
 		return nil, err
 	}
 	sess := l.Session
-	// The mailbox is a flagged account's only way in: a stranger's guesses
-	// must not close it (issue 16 finding 7). The code itself bounds them:
-	// five tries, and the hourly budgets of mailed codes.
-	att, err := m.lockout.beginRecovery(ctx, sess.Email, l.Client, "email_code")
+	att, err := m.lockout.beginRecovery(ctx, sess.Email, l.Client, method)
 	if err != nil {
 		return nil, err
 	}
@@ -166,10 +185,10 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 	if err != nil {
 		return nil, err
 	}
-	refuse := func() (*Result, error) {
+	refuse := func() (*accounts.Account, error) {
 		att.Failed(ctx)
-		m.events.Attempt("email_code", "failure")
-		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": "email_code"})
+		m.events.Attempt(method, "failure")
+		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": method})
 		return nil, ErrInvalidCode
 	}
 	var st mfa.EmailCodeState
@@ -182,11 +201,11 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 	if err != nil {
 		return nil, err
 	}
-	ok, dead := st.Check(m.codeKey, emailCodeBinding(sess), rawCode, m.now()) // raw input: Check parses it
+	ok, dead := st.Check(m.codeKey, binding(sess), rawCode, m.now()) // raw input: Check parses it
 	if tries > maxEmailCodeTries {
 		ok, dead = false, true
 	}
-	if !ok || !emailCodeAllowed(acct) {
+	if !ok || !allowed(acct) {
 		if dead {
 			sess.EmailCode = nil // five wrong tries or expired: the code is gone
 		} else if raw, err := json.Marshal(st); err == nil {
@@ -197,14 +216,12 @@ func (m *Machine) VerifyEmailCode(ctx context.Context, l *Login, rawCode string)
 		}
 		return refuse()
 	}
-	// Single use, stored before a later step can refuse (see VerifyReset).
 	sess.EmailCode = nil
 	if err := m.sessions.Save(ctx, sess); err != nil {
 		return nil, err
 	}
 	att.Succeeded(ctx)
-	m.events.Attempt("email_code", "success")
+	m.events.Attempt(method, "success")
 	sess.AccountID = acct.ID
-	sess.Factors = append(sess.Factors, "email_code")
-	return m.advance(ctx, l, acct)
+	return acct, nil
 }

@@ -107,60 +107,12 @@ func (m *Machine) StartReset(ctx context.Context, l *Login) error {
 // then set_password. It is a recovery: the consecutive-failure lock does not
 // refuse it (the reset is how the owner lifts it); every other counter does.
 func (m *Machine) VerifyReset(ctx context.Context, l *Login, rawCode string) (*Result, error) {
-	if err := inProgress(l, session.StepFirstFactor); err != nil {
-		return nil, err
-	}
-	sess := l.Session
-	att, err := m.lockout.beginRecovery(ctx, sess.Email, l.Client, "reset_code")
+	acct, err := m.checkMailedCode(ctx, l, "reset_code", resetBinding, resetAllowed, rawCode)
 	if err != nil {
 		return nil, err
 	}
-	acct, err := m.accountByEmail(ctx, sess.Email)
-	if err != nil {
-		return nil, err
-	}
-	refuse := func() (*Result, error) {
-		att.Failed(ctx)
-		m.events.Attempt("reset_code", "failure")
-		m.events.Audit(ctx, l.Client, "login.failure", accountID(acct), map[string]string{"method": "reset_code"})
-		return nil, ErrInvalidCode
-	}
-	var st mfa.EmailCodeState
-	if len(sess.EmailCode) == 0 || json.Unmarshal(sess.EmailCode, &st) != nil {
-		return refuse()
-	}
-	// The same atomic try count as the sign-in code of the attempt.
-	tries, _, err := m.lockout.hit(ctx, "emailcode:tries:"+sess.Handle, m.cfg.EmailCodeTTL+time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	ok, dead := st.Check(m.codeKey, resetBinding(sess), rawCode, m.now())
-	if tries > maxEmailCodeTries {
-		ok, dead = false, true
-	}
-	if !ok || !resetAllowed(acct) {
-		if dead {
-			sess.EmailCode = nil
-		} else if raw, err := json.Marshal(st); err == nil {
-			sess.EmailCode = raw
-		}
-		if err := m.sessions.Save(ctx, sess); err != nil {
-			return nil, err
-		}
-		return refuse()
-	}
-	// Single use, in the store before anything else can fail: a step after
-	// this one that refuses (a disabled account, a store error) must not
-	// leave the code usable again.
-	sess.EmailCode = nil
-	if err := m.sessions.Save(ctx, sess); err != nil {
-		return nil, err
-	}
-	att.Succeeded(ctx)
-	m.events.Attempt("reset_code", "success")
 	m.events.Audit(ctx, l.Client, "password_reset.verified", acct.ID, nil)
-	sess.AccountID = acct.ID
-	sess.Factors = append(sess.Factors, factorResetCode)
+	l.Session.Factors = append(l.Session.Factors, factorResetCode)
 	return m.advance(ctx, l, acct)
 }
 
