@@ -50,14 +50,14 @@ import (
 // after MaxAge does (GETEX). A session used only through hits therefore
 // expires between ttl-MaxAge and ttl after its last use (ASVS V7.3.1).
 type CachedStore struct {
-	inner      *RedisStore
-	client     redis.UniversalClient
-	channel    string
-	maxAge     time.Duration
-	maxEntries int
-	pingEvery  time.Duration
-	log        *slog.Logger
-	onError    func(op string)
+	passthrough // the calls no cache changes go straight to Redis
+	client      redis.UniversalClient
+	channel     string
+	maxAge      time.Duration
+	maxEntries  int
+	pingEvery   time.Duration
+	log         *slog.Logger
+	onError     func(op string)
 
 	entries  sync.Map     // handle → *cacheEntry; lock-free reads on the hit path
 	count    atomic.Int64 // about len(entries): exact after each prune
@@ -137,15 +137,15 @@ func NewCachedStore(inner *RedisStore, client redis.UniversalClient, opts CacheO
 		panic("session: NewCachedStore needs a RedisStore and a client")
 	}
 	c := &CachedStore{
-		inner:      inner,
-		client:     client,
-		channel:    opts.Channel,
-		maxAge:     opts.MaxAge,
-		maxEntries: opts.MaxEntries,
-		pingEvery:  opts.pingEvery,
-		log:        opts.Logger,
-		onError:    opts.OnError,
-		done:       make(chan struct{}),
+		passthrough: passthrough{inner},
+		client:      client,
+		channel:     opts.Channel,
+		maxAge:      opts.MaxAge,
+		maxEntries:  opts.MaxEntries,
+		pingEvery:   opts.pingEvery,
+		log:         opts.Logger,
+		onError:     opts.OnError,
+		done:        make(chan struct{}),
 	}
 	if c.channel == "" {
 		c.channel = inner.prefix + "session-invalidate"
@@ -291,40 +291,6 @@ func (c *CachedStore) DeleteAccount(ctx context.Context, accountID, keepHandle s
 	c.invalidate(ctx, err, deleted...)
 	return n, err
 }
-
-// ListAccount reads from Redis.
-func (c *CachedStore) ListAccount(ctx context.Context, accountID string) ([]*Session, error) {
-	return c.inner.ListAccount(ctx, accountID)
-}
-
-// CreateHandoff passes through to Redis.
-func (c *CachedStore) CreateHandoff(ctx context.Context, h Handoff, ttl time.Duration) (string, error) {
-	return c.inner.CreateHandoff(ctx, h, ttl)
-}
-
-// TakeHandoff passes through to Redis.
-func (c *CachedStore) TakeHandoff(ctx context.Context, code string) (Handoff, error) {
-	return c.inner.TakeHandoff(ctx, code)
-}
-
-// Hit passes through to Redis.
-func (c *CachedStore) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
-	return c.inner.Hit(ctx, key, window)
-}
-
-// Unhit passes through to Redis.
-func (c *CachedStore) Unhit(ctx context.Context, key string) error { return c.inner.Unhit(ctx, key) }
-
-// Peek passes through to Redis.
-func (c *CachedStore) Peek(ctx context.Context, key string) (int64, time.Duration, error) {
-	return c.inner.Peek(ctx, key)
-}
-
-// Reset passes through to Redis.
-func (c *CachedStore) Reset(ctx context.Context, key string) error { return c.inner.Reset(ctx, key) }
-
-// Ping checks Redis answers.
-func (c *CachedStore) Ping(ctx context.Context) error { return c.inner.Ping(ctx) }
 
 // invalidate follows a write of handles: it drops the local copies and
 // publishes the handles to the other replicas. It does so whether the write

@@ -58,13 +58,13 @@ import (
 // Cluster is not supported (a tracking connection sees one node's keys), nor
 // TLS: NewTrackingStore refuses them and the caller keeps RedisStore.
 type TrackingStore struct {
-	inner      *RedisStore
-	tracker    *redis.Client // one connection: the subscription; tracking armed on it by OnConnect
-	keyPrefix  string        // inner.prefix + "session:"
-	maxEntries int
-	pingEvery  time.Duration
-	log        *slog.Logger
-	onError    func(op string)
+	passthrough               // the calls no cache changes go straight to Redis
+	tracker     *redis.Client // one connection: the subscription; tracking armed on it by OnConnect
+	keyPrefix   string        // inner.prefix + "session:"
+	maxEntries  int
+	pingEvery   time.Duration
+	log         *slog.Logger
+	onError     func(op string)
 
 	entries   sync.Map     // handle → *trackedEntry; lock-free reads on the hit path
 	refreshed sync.Map     // handle → time.Time after which the idle TTL must be pushed back
@@ -135,13 +135,13 @@ func NewTrackingStore(inner *RedisStore, client redis.UniversalClient, opts Trac
 		return nil, ErrTrackingUnsupported
 	}
 	t := &TrackingStore{
-		inner:      inner,
-		keyPrefix:  inner.prefix + "session:",
-		maxEntries: opts.MaxEntries,
-		pingEvery:  opts.pingEvery,
-		log:        opts.Logger,
-		onError:    opts.OnError,
-		done:       make(chan struct{}),
+		passthrough: passthrough{inner},
+		keyPrefix:   inner.prefix + "session:",
+		maxEntries:  opts.MaxEntries,
+		pingEvery:   opts.pingEvery,
+		log:         opts.Logger,
+		onError:     opts.OnError,
+		done:        make(chan struct{}),
 	}
 	if t.maxEntries <= 0 {
 		t.maxEntries = defaultCacheMaxEntries
@@ -356,40 +356,6 @@ func (t *TrackingStore) DeleteAccount(ctx context.Context, accountID, keepHandle
 	t.drop(deleted...)
 	return n, err
 }
-
-// ListAccount reads from Redis.
-func (t *TrackingStore) ListAccount(ctx context.Context, accountID string) ([]*Session, error) {
-	return t.inner.ListAccount(ctx, accountID)
-}
-
-// CreateHandoff passes through to Redis.
-func (t *TrackingStore) CreateHandoff(ctx context.Context, h Handoff, ttl time.Duration) (string, error) {
-	return t.inner.CreateHandoff(ctx, h, ttl)
-}
-
-// TakeHandoff passes through to Redis.
-func (t *TrackingStore) TakeHandoff(ctx context.Context, code string) (Handoff, error) {
-	return t.inner.TakeHandoff(ctx, code)
-}
-
-// Hit passes through to Redis.
-func (t *TrackingStore) Hit(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
-	return t.inner.Hit(ctx, key, window)
-}
-
-// Unhit passes through to Redis.
-func (t *TrackingStore) Unhit(ctx context.Context, key string) error { return t.inner.Unhit(ctx, key) }
-
-// Peek passes through to Redis.
-func (t *TrackingStore) Peek(ctx context.Context, key string) (int64, time.Duration, error) {
-	return t.inner.Peek(ctx, key)
-}
-
-// Reset passes through to Redis.
-func (t *TrackingStore) Reset(ctx context.Context, key string) error { return t.inner.Reset(ctx, key) }
-
-// Ping checks Redis answers.
-func (t *TrackingStore) Ping(ctx context.Context) error { return t.inner.Ping(ctx) }
 
 // drop deletes the given handles from the cache, placeholders included.
 func (t *TrackingStore) drop(handles ...string) {
