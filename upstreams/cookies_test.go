@@ -87,3 +87,25 @@ func TestStripOwnCookiesLeavesOthers(t *testing.T) {
 		})
 	}
 }
+
+// The gateway's own cookies are taken out of the request too: the handoff
+// nonce and the language cookie never reach a console, as the session
+// cookie never does; the console's own cookies pass.
+func TestProxyStripsGatewayCookiesFromRequests(t *testing.T) {
+	var got string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Cookie") }))
+	t.Cleanup(up.Close)
+	p := mustProxy(t, ProxyConfig{Console: "c", Upstream: mustURL(t, up.URL), CookieName: "__Host-unigate_session",
+		GatewayCookies: []string{"__Host-unigate_handoff", "unigate_lang"}})
+	gw := newGateway(t, p, gatewayOpts{})
+	req, _ := http.NewRequest("GET", gw.URL+"/", nil)
+	req.Header.Set("Cookie", "__Host-unigate_session=s; __Host-unigate_handoff=n; unigate_lang=fr; theme=dark")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got != "theme=dark" {
+		t.Errorf("Cookie reaching the console: %q, want %q", got, "theme=dark")
+	}
+}

@@ -177,10 +177,15 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	} else {
 		transport = &headerTimeoutTransport{next: cfg.Transport, timeout: timeout}
 	}
+	// The gateway's own cookies never reach a console: the session cookie
+	// (a bearer token), the handoff nonce and the rest, in both spellings.
 	var cookieNames []string
-	if n := cfg.CookieName; n != "" {
+	for _, n := range append([]string{cfg.CookieName}, cfg.GatewayCookies...) {
+		if n == "" {
+			continue
+		}
 		bare := strings.TrimPrefix(n, "__Host-")
-		cookieNames = []string{bare, "__Host-" + bare}
+		cookieNames = append(cookieNames, bare, "__Host-"+bare)
 	}
 	logger := cfg.Logger
 	if logger == nil {
