@@ -249,7 +249,7 @@ func (d *Decider) Decide(req Request) Decision {
 			return entryRefused(path, err)
 		}
 	}
-	if orgMFARefused(sel, sess, now) {
+	if OrgMFARefused(sel, sess, now) {
 		return Decision{Kind: Forbidden, Path: path, Err: ErrMFARequiredByOrganization}
 	}
 	if rule := req.Console.StepUpFor(local); rule != nil && needsStepUp(rule, sess, now) {

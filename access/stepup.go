@@ -130,9 +130,10 @@ func HoldsSecondFactor(sess *session.Session) bool {
 	return sess.MFA != "" && sess.MFA != "none"
 }
 
-// orgMFARefused: the selected organization's MFA rule is past its grace and
-// the account still holds no second factor.
-func orgMFARefused(sel session.ConsoleSelection, sess *session.Session, now time.Time) bool {
+// OrgMFARefused: the selected organization's MFA rule is past its grace and
+// the account still holds no second factor. The proxy's decision and the
+// console entry (gateway) both ask it.
+func OrgMFARefused(sel session.ConsoleSelection, sess *session.Session, now time.Time) bool {
 	// A selection whose organization was taken away (the member removed)
 	// keeps no rule of it.
 	return sel.OrganizationID != "" && !sel.MFADeadline.IsZero() && !now.Before(sel.MFADeadline) && !HoldsSecondFactor(sess)

@@ -5,9 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/netip"
-	"time"
 
-	"unigate/accounts"
+	"unigate/account"
 	"unigate/login"
 	"unigate/session"
 )
@@ -99,20 +98,7 @@ func (a loginSessions) RevokeAccount(ctx context.Context, accountID, keepHandle 
 type loginEvents struct{ s *Server }
 
 func (e loginEvents) Audit(ctx context.Context, ip netip.Addr, kind, accountID string, details map[string]string) {
-	s := e.s
-	attrs := []any{"audit", true, "event", kind, "account_id", accountID, "ip", ip.String()}
-	for k, v := range details {
-		attrs = append(attrs, k, v)
-	}
-	log := s.logger.With("request_id", requestID(ctx))
-	log.Info("audit", attrs...)
-	// A slow or failing audit table must not hold up a login; the log line above stands.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	err := s.accounts.RecordAudit(ctx, accounts.AuditEvent{At: s.now(), Kind: kind, AccountID: accountID, IP: ip.String(), Details: details})
-	if err != nil {
-		log.Warn("audit event not stored", "event", kind, "err", err)
-	}
+	e.s.Audit(ctx, account.AuditEvent{Kind: kind, AccountID: accountID, IP: ip.String(), Details: details})
 }
 
 func (e loginEvents) Attempt(method, outcome string) {

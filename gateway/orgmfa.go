@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"unigate/access"
 	"unigate/account"
 	"unigate/session"
 )
@@ -90,29 +91,13 @@ func (s *Server) orgMFAAtEntry(r *http.Request, sess *session.Session, orgID str
 			return time.Time{}, err
 		}
 		sess.HoldsMFA = &holds
-		if !holds && !s.now().Before(o.MFADeadline) {
+		if access.OrgMFARefused(session.ConsoleSelection{OrganizationID: orgID, MFADeadline: o.MFADeadline}, sess, s.now()) {
 			s.audit(r, "org.mfa_refused", sess.AccountID, map[string]string{"organization_id": orgID})
 			return time.Time{}, errMFARequiredByOrganization
 		}
 		return o.MFADeadline, nil
 	}
 	return time.Time{}, nil
-}
-
-// patchOrgMFA applies the MFA part of PATCH /orgs/{id}: grace_days only
-// with require_mfa.
-func (s *Server) patchOrgMFA(r *http.Request, cur *current, orgID string, require *bool, graceDays *int) error {
-	if require == nil {
-		if graceDays != nil {
-			return account.ErrInvalidGraceDays
-		}
-		return nil
-	}
-	days := 0
-	if graceDays != nil {
-		days = *graceDays
-	}
-	return s.orgs.SetMFARule(r.Context(), s.actor(r, cur), orgID, *require, days)
 }
 
 // pageOrgMFA is the MFA rule form of an organization's page (owners).

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,7 +117,7 @@ func TestInvitationMailLimits(t *testing.T) {
 	// One inviter: 20 an hour whatever the addresses (5 already counted).
 	accepted = 0
 	for i := range 30 {
-		r := b.do("POST", accountURL+"/api/v1/orgs/"+orgs[0]+"/invitations", map[string]string{"email": "p" + itoa(i) + "@example.com"})
+		r := b.do("POST", accountURL+"/api/v1/orgs/"+orgs[0]+"/invitations", map[string]string{"email": "p" + strconv.Itoa(i) + "@example.com"})
 		if r.StatusCode == 201 {
 			accepted++
 		}

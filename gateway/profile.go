@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strings"
 
 	"unigate/account"
 )
@@ -64,18 +63,9 @@ func (s *Server) apiPatchOrg(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// The MFA rule (owners only) before the name, and the name of a request
-	// that sets both checked before either: a refused request changes nothing.
-	if req.Name != nil && req.RequireMFA != nil && !account.ValidName(strings.TrimSpace(*req.Name)) {
-		return account.ErrInvalidName
-	}
-	if err := s.patchOrgMFA(r, cur, r.PathValue("id"), req.RequireMFA, req.GraceDays); err != nil {
+	change := account.OrgChange{Name: req.Name, RequireMFA: req.RequireMFA, GraceDays: req.GraceDays}
+	if err := s.orgs.Patch(r.Context(), s.actor(r, cur), r.PathValue("id"), change); err != nil {
 		return err
-	}
-	if req.Name != nil {
-		if err := s.orgs.Rename(r.Context(), s.actor(r, cur), r.PathValue("id"), *req.Name); err != nil {
-			return err
-		}
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

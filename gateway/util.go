@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"iter"
-	"strconv"
 	"strings"
 )
 
@@ -21,5 +20,3 @@ func splitComma(v string) iter.Seq[string] {
 		}
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
