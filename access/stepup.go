@@ -92,7 +92,7 @@ func needsStepUp(rule *StepUpRule, sess *session.Session, now time.Time) bool {
 		return !slices.ContainsFunc(proof, func(f string) bool { return slices.Contains(rule.Methods, f) })
 	}
 	if HoldsSecondFactor(sess) {
-		return !slices.ContainsFunc(proof, isSecondFactorProof)
+		return !slices.ContainsFunc(proof, secondFactor)
 	}
 	return !slices.Contains(proof, "password")
 }
@@ -104,12 +104,6 @@ func LastProof(sess *session.Session) []string {
 		return sess.Proof
 	}
 	return sess.Factors
-}
-
-// isSecondFactorProof: a factor proven now that is one of the account's
-// second factors. A remembered device is never one (CONTRACT §11).
-func isSecondFactorProof(f string) bool {
-	return f == "totp" || f == "passkey" || f == "recovery_code"
 }
 
 // HoldsSecondFactor tells whether the account holds a second factor,

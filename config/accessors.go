@@ -86,18 +86,25 @@ func ReadSecret(path string) (string, error) {
 	return s, nil
 }
 
+// readFileLimit reads path up to limit+1 bytes: one more than limit tells
+// the caller the file is too large, whatever size it claims (a device or a
+// pipe says 0).
+func readFileLimit(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
 // maxSecretFile bounds what is read from a key or secret file: a path
 // mistakenly naming /dev/zero or a log file must not exhaust memory.
 const maxSecretFile = 64 << 10
 
 // readSmallFile reads a key or secret file of at most maxSecretFile bytes.
 func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	b, err := readFileLimit(path, maxSecretFile)
 	if err != nil {
 		return nil, err
 	}

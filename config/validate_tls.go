@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
 )
 
 // maxCertFile bounds what is read as a certificate chain: a long chain is
@@ -56,13 +55,15 @@ func LoadCertificate(certFile, keyFile string) (*tls.Certificate, error) {
 	return &cert, nil
 }
 
+// readFileMax reads at most limit bytes of path (readFileLimit): a cert_file
+// naming a device or a log file must not exhaust memory.
 func readFileMax(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
+	b, err := readFileLimit(path, limit)
 	if err != nil {
 		return nil, err
 	}
-	if fi.Size() > limit {
+	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("%s: larger than %d KiB, not a certificate chain", path, limit>>10)
 	}
-	return os.ReadFile(path)
+	return b, nil
 }

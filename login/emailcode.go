@@ -2,8 +2,6 @@ package login
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/netip"
 	"time"
@@ -46,10 +44,7 @@ const (
 // emailCodeBinding ties a code to the login attempt that asked for it.
 func emailCodeBinding(sess *session.Session) string { return sess.Handle }
 
-func addressKey(email string) string {
-	sum := sha256.Sum256([]byte(email))
-	return "emailcode:addr:" + hex.EncodeToString(sum[:16])
-}
+func addressKey(email string) string { return "emailcode:addr:" + emailHash(email) }
 
 // SendEmailCode is POST /login/email-code: the same answer whatever the
 // address, a code mailed only to an account that may use one (CONTRACT §5).

@@ -285,10 +285,11 @@ func (c *CookieCodec) decodeValue(host, value string) (token string, old bool, e
 		}
 	}
 	var b []byte
-	if err := c.sc.Decode(c.macName(host), value, &b); err != nil {
+	name := c.macName(host)
+	if err := c.sc.Decode(name, value, &b); err != nil {
 		verified := false
 		for _, prev := range c.previous {
-			if prev.Decode(c.macName(host), value, &b) == nil {
+			if prev.Decode(name, value, &b) == nil {
 				verified, old = true, true
 				break
 			}

@@ -355,7 +355,7 @@ func printAccount(w io.Writer, v *accountView) {
 		if !s.Complete {
 			kind = "login in progress"
 		}
-		row("  session", kind, ", since ", s.CreatedAt.Format(time.RFC3339), ", last seen ", s.LastSeenAt.Format(time.RFC3339), ", ", s.IP, ", ", s.UserAgent)
+		row("  session", kind, ", since ", s.CreatedAt.Format(time.RFC3339), ", last seen ", s.LastSeenAt.Format(time.RFC3339), ", ", s.IP, ", ", session.DeviceOf(s.UserAgent))
 	}
 	if u := v.Unification; u != nil {
 		row("unification", u.Situation)
