@@ -822,6 +822,12 @@ func TestCachedStoreClose(t *testing.T) {
 	if err := cs.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
+	// Goroutines of other tests' stores may still be ending under -race on
+	// a loaded machine (one was seen once): give the count a moment.
+	deadline := time.Now().Add(2 * time.Second)
+	for cacheListeners() != before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if got := cacheListeners(); got != before {
 		t.Fatalf("after Close %d subscription goroutines running, want %d", got, before)
 	}
